@@ -1,0 +1,59 @@
+"""The navigation: one registry of sections, each shown only with its capability.
+
+Capabilities still being built are listed without a link so staff see where the product
+is going; an issue that builds one gives it its `url_name`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import ResolverMatch, reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from chairtime.tenancy.access import BranchAccess
+from chairtime.tenancy.roles import Capability
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str | Promise
+    capability: Capability
+    url_name: str | None  # None: coming in a later release
+    app: str = ""  # highlights the item on every page of that URL namespace
+
+
+NAVIGATION: tuple[NavItem, ...] = (
+    NavItem(_("Today"), Capability.BRANCH_VIEW, "analytics:home", "analytics"),
+    NavItem(_("Patients"), Capability.PATIENT_VIEW, "patients:patient_list", "patients"),
+    NavItem(_("Appointment book"), Capability.SCHEDULE_VIEW, None),
+    NavItem(_("Treatment and money"), Capability.TREATMENT_VIEW, None),
+    NavItem(_("Care and messages"), Capability.CARE_VIEW, None),
+    NavItem(_("Marketing"), Capability.MARKETING_VIEW, None),
+    NavItem(_("Analytics"), Capability.ANALYTICS_VIEW, None),
+    NavItem(_("Inventory"), Capability.INVENTORY_VIEW, None),
+    NavItem(_("Staff and chairs"), Capability.BRANCH_VIEW, "scheduling:resource_list", "scheduling"),
+    NavItem(_("Procedures"), Capability.CATALOGUE_VIEW, "clinical:procedure_list", "clinical"),
+    NavItem(_("Audit log"), Capability.AUDIT_VIEW, "audit:event_list", "audit"),
+)
+
+
+@dataclass(frozen=True)
+class VisibleItem:
+    label: str | Promise
+    url: str | None
+    is_current: bool
+
+
+def visible_navigation(access: BranchAccess, match: ResolverMatch | None) -> list[VisibleItem]:
+    namespace = match.namespace if match else ""
+    return [
+        VisibleItem(
+            label=item.label,
+            url=reverse(item.url_name) if item.url_name else None,
+            is_current=bool(item.app) and item.app == namespace,
+        )
+        for item in NAVIGATION
+        if access.can(item.capability)
+    ]

@@ -1,0 +1,23 @@
+"""URL map: pages per app, the API under /api/v1/."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from chairtime.core.api import build_api
+
+api = build_api()
+
+urlpatterns = [
+    path("", include("chairtime.analytics.urls")),
+    path("", include("chairtime.core.urls")),
+    path("accounts/", include("chairtime.accounts.urls")),
+    path("branches/", include("chairtime.tenancy.urls")),
+    path("patients/", include("chairtime.patients.urls")),
+    path("scheduling/", include("chairtime.scheduling.urls")),
+    path("catalogue/", include("chairtime.clinical.urls")),
+    path("audit/", include("chairtime.audit.urls")),
+    path("api/v1/", api.urls),
+]
+if settings.ENVIRONMENT != "production":
+    urlpatterns.append(path("admin/", admin.site.urls))
