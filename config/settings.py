@@ -25,7 +25,7 @@ SECRET_KEY = env_str("CHAIRTIME_SECRET_KEY", "")
 if not SECRET_KEY:
     if IS_PRODUCTION:
         raise ImproperSetting("CHAIRTIME_SECRET_KEY must be set in production")
-    SECRET_KEY = "development-only-key-" + "x" * 40  # noqa: S105 - never used in production
+    SECRET_KEY = "development-only-key-" + "x" * 40
 ALLOWED_HOSTS = env_list("CHAIRTIME_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CHAIRTIME_CSRF_TRUSTED_ORIGINS", [])
 
@@ -199,6 +199,9 @@ TIME_ZONE = "UTC"
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+# Outside production the files are served straight from static/ (no collectstatic step).
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

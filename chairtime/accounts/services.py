@@ -8,11 +8,11 @@ import secrets
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from chairtime.accounts.models import ApiToken, User
 from chairtime.audit.services import record_event
 from chairtime.core.errors import InvalidInput
-from django.utils.translation import gettext_lazy as _
 
 TOKEN_PREFIX_LENGTH = 8
 

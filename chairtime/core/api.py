@@ -54,7 +54,11 @@ def api_branch_access(request: HttpRequest) -> BranchAccess:
 def _field_errors(error: NinjaValidationError) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for item in error.errors:
-        location = [str(part) for part in item.get("loc", ()) if part not in ("body", "payload", "query", "path")]
+        location = [
+            str(part)
+            for part in item.get("loc", ())
+            if part not in ("body", "payload", "query", "path")
+        ]
         errors.setdefault(".".join(location) or "__all__", []).append(str(item.get("msg", "")))
     return errors
 
@@ -84,7 +88,9 @@ def build_api() -> NinjaAPI:
 
     @api.exception_handler(AuthenticationError)
     def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-        return api.create_response(request, {"detail": _("Log in or send a valid API token.")}, status=401)
+        return api.create_response(
+            request, {"detail": _("Log in or send a valid API token.")}, status=401
+        )
 
     from chairtime.patients.api import router as patients_router
     from chairtime.tenancy.api import router as tenancy_router

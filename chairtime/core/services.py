@@ -17,5 +17,7 @@ def record_worker_heartbeat(*, cluster: str) -> WorkerHeartbeat:
         beat_at=now, beats=F("beats") + 1
     )
     if not updated:
-        WorkerHeartbeat.objects.get_or_create(cluster=cluster, defaults={"beat_at": now, "beats": 1})
+        WorkerHeartbeat.objects.get_or_create(
+            cluster=cluster, defaults={"beat_at": now, "beats": 1}
+        )
     return WorkerHeartbeat.objects.get(cluster=cluster)

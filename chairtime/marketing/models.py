@@ -33,7 +33,9 @@ class ChannelKind(models.TextChoices):
 class Channel(TimeStampedModel):
     """A source of patients, in the public or the private domain of the organisation."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="channels")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="channels"
+    )
     name = models.CharField(_("name"), max_length=120)
     code = models.SlugField(_("code"), max_length=40)
     family = models.CharField(_("family"), max_length=10, choices=ChannelFamily.choices)

@@ -143,7 +143,9 @@ def _form_data(values: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _validated(access: BranchAccess, values: dict[str, Any], patient: Patient | None) -> PatientForm:
+def _validated(
+    access: BranchAccess, values: dict[str, Any], patient: Patient | None
+) -> PatientForm:
     form = PatientForm(_form_data(values), access=access, patient=patient)
     if not form.is_valid():
         raise InvalidInput({field: list(messages) for field, messages in form.errors.items()})
@@ -152,7 +154,9 @@ def _validated(access: BranchAccess, values: dict[str, Any], patient: Patient | 
 
 class ListFilters(Schema):
     q: str = Field("", description="name (any case, no diacritics needed), number or phone")
-    scope: str = Field("branch", description="branch: this branch's patients; all: the organisation's")
+    scope: str = Field(
+        "branch", description="branch: this branch's patients; all: the organisation's"
+    )
 
 
 @router.get("", response=list[PatientListOut], summary="Search patients")
@@ -160,7 +164,9 @@ class ListFilters(Schema):
 def patient_list(request: HttpRequest, filters: Query[ListFilters]) -> Any:
     access = api_branch_access(request)
     access.require(Capability.PATIENT_VIEW)
-    return list_patients(branch=access.branch, query=filters.q, home_branch_only=filters.scope != "all")
+    return list_patients(
+        branch=access.branch, query=filters.q, home_branch_only=filters.scope != "all"
+    )
 
 
 @router.post("", response={201: PatientOut}, summary="Register a patient")
@@ -173,7 +179,9 @@ def patient_create(request: HttpRequest, payload: PatientIn) -> tuple[int, Patie
         values["home_branch"] = access.branch.pk
     values.setdefault("name_order", None)
     if values["name_order"] is None:
-        values["name_order"] = PatientForm(access=access).fields["name_order"].initial or "given_first"
+        values["name_order"] = (
+            PatientForm(access=access).fields["name_order"].initial or "given_first"
+        )
     values["sex"] = values.get("sex") or "unknown"
     values["status"] = values.get("status") or "active"
     form = _validated(access, values, None)

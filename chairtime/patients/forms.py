@@ -112,13 +112,19 @@ class PatientForm(forms.Form):
     referred_by_staff = forms.ModelChoiceField(
         label=_("Referred by staff member"), queryset=User.objects.none(), required=False
     )
-    referrer_external = forms.CharField(label=_("External referrer"), max_length=200, required=False)
+    referrer_external = forms.CharField(
+        label=_("External referrer"), max_length=200, required=False
+    )
     tags = forms.ModelMultipleChoiceField(
         label=_("Tags"), queryset=Tag.objects.none(), required=False,
         widget=forms.CheckboxSelectMultiple,
     )  # fmt: skip
-    notes = forms.CharField(label=_("Notes"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    status = forms.ChoiceField(label=_("Status"), choices=PatientStatus.choices, initial=PatientStatus.ACTIVE)
+    notes = forms.CharField(
+        label=_("Notes"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), choices=PatientStatus.choices, initial=PatientStatus.ACTIVE
+    )
     consent_service = forms.MultipleChoiceField(
         label=_("Agrees to service messages by"), choices=ContactChannel.choices, required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -128,7 +134,9 @@ class PatientForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )  # fmt: skip
     consent_origin = forms.ChoiceField(
-        label=_("Consent given through"), choices=[("", "—"), *ConsentOrigin.choices], required=False
+        label=_("Consent given through"),
+        choices=[("", "—"), *ConsentOrigin.choices],
+        required=False,
     )
 
     CONSENT_FIELDS = ("consent_service", "consent_marketing", "consent_origin")
@@ -210,7 +218,9 @@ class PatientForm(forms.Form):
         if referrer is None:
             raise forms.ValidationError(_("No patient with this number."), code="unknown_referrer")
         if self.patient is not None and referrer.pk == self.patient.pk:
-            raise forms.ValidationError(_("A patient cannot refer themselves."), code="self_referral")
+            raise forms.ValidationError(
+                _("A patient cannot refer themselves."), code="self_referral"
+            )
         return referrer
 
     def clean(self) -> dict[str, Any]:

@@ -48,9 +48,14 @@ class Patient(TimeStampedModel):
     matches (names without case or diacritics, number, phone digits); services keep it.
     """
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="patients")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="patients"
+    )
     home_branch = models.ForeignKey(
-        Branch, on_delete=models.PROTECT, related_name="home_patients", verbose_name=_("home branch")
+        Branch,
+        on_delete=models.PROTECT,
+        related_name="home_patients",
+        verbose_name=_("home branch"),
     )
     number = models.CharField(_("patient number"), max_length=20)
     family_name = models.CharField(_("family name"), max_length=100)
@@ -115,7 +120,9 @@ class Patient(TimeStampedModel):
             models.UniqueConstraint(fields=["organization", "number"], name="patient_number_unique")
         ]
         indexes = [
-            models.Index(fields=["organization", "home_branch", "display_name"], name="patient_branch_idx"),
+            models.Index(
+                fields=["organization", "home_branch", "display_name"], name="patient_branch_idx"
+            ),
             models.Index(fields=["organization", "display_name"], name="patient_org_name_idx"),
         ]
 
@@ -128,7 +135,9 @@ class PatientPhone(models.Model):
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="phones")
     number = models.CharField(_("phone"), max_length=20, db_index=True)
-    kind = models.CharField(_("kind"), max_length=10, choices=PhoneKind.choices, default=PhoneKind.MOBILE)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=PhoneKind.choices, default=PhoneKind.MOBILE
+    )
     is_primary = models.BooleanField(_("primary"), default=False)
 
     class Meta:
@@ -180,7 +189,11 @@ class Consent(models.Model):
 
     class Meta:
         ordering = ["-recorded_at", "-id"]
-        indexes = [models.Index(fields=["patient", "channel", "purpose", "-recorded_at"], name="consent_current_idx")]
+        indexes = [
+            models.Index(
+                fields=["patient", "channel", "purpose", "-recorded_at"], name="consent_current_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         verb = "yes" if self.is_granted else "no"

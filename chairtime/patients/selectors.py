@@ -20,7 +20,11 @@ def list_patients(
     if query.strip():
         patients = patients.matching(query)
     return patients.select_related("home_branch").prefetch_related(
-        Prefetch("phones", queryset=PatientPhone.objects.filter(is_primary=True), to_attr="primary_phones")
+        Prefetch(
+            "phones",
+            queryset=PatientPhone.objects.filter(is_primary=True),
+            to_attr="primary_phones",
+        )
     )
 
 

@@ -71,8 +71,12 @@ class ConsentChoice:
 
 
 def compose_display_name(*, family_name: str, given_name: str, name_order: str) -> str:
-    """"Nguyễn Văn An" (family first) or "Ana García López" (given first)."""
-    parts = [family_name, given_name] if name_order == NameOrder.FAMILY_FIRST else [given_name, family_name]
+    """ "Nguyễn Văn An" (family first) or "Ana García López" (given first)."""
+    parts = (
+        [family_name, given_name]
+        if name_order == NameOrder.FAMILY_FIRST
+        else [given_name, family_name]
+    )
     joined = " ".join(part.strip() for part in parts if part.strip())
     # Chinese names are written without a space: 王 + 小明 -> 王小明.
     if joined and all(_is_cjk(ch) for ch in joined.replace(" ", "")):
@@ -84,12 +88,14 @@ def _is_cjk(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
-def build_search_key(patient: Patient, phones: Iterable[str]) -> str:
+def build_search_key(
+    *, display_name: str, family_name: str, given_name: str, number: str, phones: Iterable[str]
+) -> str:
     """Folded names (spaced and unspaced), the patient number and phone digits."""
-    names = fold(f"{patient.display_name} {patient.family_name} {patient.given_name}")
-    unspaced = fold(patient.family_name + patient.given_name).replace(" ", "")
-    phone_digits = " ".join(digits(number) for number in phones)
-    return " ".join(filter(None, [names, unspaced, fold(patient.number), phone_digits]))
+    names = fold(f"{display_name} {family_name} {given_name}")
+    unspaced = fold(family_name + given_name).replace(" ", "")
+    phone_digits = " ".join(digits(phone) for phone in phones)
+    return " ".join(filter(None, [names, unspaced, fold(number), phone_digits]))
 
 
 def _next_patient_number(organization: Organization) -> str:
@@ -115,7 +121,13 @@ _SCALAR_FIELDS = (
 def _snapshot(patient: Patient) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(patient, name) for name in _SCALAR_FIELDS}
     values.update(number=patient.number, display_name=patient.display_name)
-    for name in ("preferred_doctor", "source_channel", "referred_by_patient", "referred_by_staff", "home_branch"):
+    for name in (
+        "preferred_doctor",
+        "source_channel",
+        "referred_by_patient",
+        "referred_by_staff",
+        "home_branch",
+    ):
         values[name] = getattr(patient, f"{name}_id")
     if patient.pk:
         values["phones"] = sorted(patient.phones.values_list("number", flat=True))
@@ -145,7 +157,11 @@ def _save_related(patient: Patient, data: PatientData) -> None:
         if handle
     )
     patient.tags.set(data.tags)
-    patient.search_key = build_search_key(patient, (phone.number for phone in data.phones))
+    patient.search_key = build_search_key(
+        display_name=patient.display_name, family_name=patient.family_name,
+        given_name=patient.given_name, number=patient.number,
+        phones=[phone.number for phone in data.phones],
+    )  # fmt: skip
     patient.save(update_fields=["search_key"])
 
 
@@ -165,14 +181,22 @@ def _save_checked(patient: Patient) -> None:
         with transaction.atomic():
             patient.save()
     except IntegrityError:
-        if Patient.objects.filter(organization_id=patient.organization_id, number=patient.number).exclude(pk=patient.pk).exists():
+        if (
+            Patient.objects.filter(organization_id=patient.organization_id, number=patient.number)
+            .exclude(pk=patient.pk)
+            .exists()
+        ):
             raise InvalidInput.on("number", _("Another patient already has this number.")) from None
         raise
 
 
 @transaction.atomic
 def create_patient(
-    *, actor: User, data: PatientData, consents: Iterable[ConsentChoice] = (), consent_origin: str = ""
+    *,
+    actor: User,
+    data: PatientData,
+    consents: Iterable[ConsentChoice] = (),
+    consent_origin: str = "",
 ) -> Patient:
     """Register a patient with their phones, chat IDs, tags and first consents."""
     organization = data.home_branch.organization
@@ -272,7 +296,9 @@ def add_medical_alert(
 
 
 @transaction.atomic
-def record_patient_view(*, actor: User, patient: Patient, branch: Branch, ip_address: str | None) -> None:
+def record_patient_view(
+    *, actor: User, patient: Patient, branch: Branch, ip_address: str | None
+) -> None:
     """Note that the actor opened the patient's record (who looked at whom is audited)."""
     record_event(
         actor=actor, action=AuditAction.VIEW, target=patient, summary=patient.display_name,

@@ -8,12 +8,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from chairtime.audit.selectors import list_patient_events
 from chairtime.core.errors import InvalidInput
 from chairtime.core.http import client_ip, is_htmx
 from chairtime.patients.access import access_patient
 from chairtime.patients.choices import PreferredTime
 from chairtime.patients.forms import ConsentForm, MedicalAlertForm, PatientForm
-from chairtime.audit.selectors import list_patient_events
 from chairtime.patients.selectors import PAGE_SIZE, list_patients
 from chairtime.patients.services import (
     add_medical_alert,
@@ -75,7 +75,9 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "chat_ids": patient.chat_ids.all(),
         "tags": patient.tags.all(),
         "preferred_time_labels": [
-            PreferredTime(value).label for value in patient.preferred_times if value in PreferredTime.values
+            PreferredTime(value).label
+            for value in patient.preferred_times
+            if value in PreferredTime.values
         ],
         "consents": sorted(consents.values(), key=lambda c: (c.purpose, c.channel)),
         "alerts": patient.medical_alerts.filter(is_active=True)
@@ -145,7 +147,9 @@ def patient_alert_add(request: HttpRequest, patient_id: int) -> HttpResponse:
 def patient_audit(request: HttpRequest, patient_id: int) -> HttpResponse:
     access = branch_access_of(request)
     patient = access_patient(access, patient_id, capability=Capability.AUDIT_VIEW)
-    page = Paginator(list_patient_events(patient_id=patient.pk), 100).get_page(request.GET.get("page"))
+    page = Paginator(list_patient_events(patient_id=patient.pk), 100).get_page(
+        request.GET.get("page")
+    )
     return render(request, "patients/patient_audit.html", {"patient": patient, "page": page})
 
 

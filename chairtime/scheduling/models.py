@@ -19,9 +19,7 @@ class Chair(TimeStampedModel):
 
     class Meta:
         ordering = ["branch_id", "sort_order", "name"]
-        constraints = [
-            models.UniqueConstraint(fields=["branch", "name"], name="chair_name_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["branch", "name"], name="chair_name_unique")]
 
     def __str__(self) -> str:
         return self.name

@@ -28,8 +28,10 @@ def list_branch_staff(*, branch: Branch) -> list[StaffRow]:
     by_user: dict[int, list[str]] = {}
     for user_id, role in memberships.values_list("user_id", "role"):
         by_user.setdefault(user_id, []).append(str(Role(role).label))
-    users = User.objects.filter(pk__in=by_user).select_related("staff_profile").order_by(
-        "last_name", "first_name"
+    users = (
+        User.objects.filter(pk__in=by_user)
+        .select_related("staff_profile")
+        .order_by("last_name", "first_name")
     )
     return [StaffRow(user=user, roles=sorted(by_user[user.pk])) for user in users]
 

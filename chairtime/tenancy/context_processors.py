@@ -6,8 +6,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from chairtime.tenancy.navigation import visible_navigation
 from chairtime.tenancy.access import list_user_branches
+from chairtime.tenancy.navigation import visible_navigation
 
 
 def tenancy(request: HttpRequest) -> dict[str, Any]:

@@ -34,14 +34,20 @@ class Organization(TimeStampedModel):
 class Branch(TimeStampedModel):
     """One clinic location: the tenant of all branch work (chairs, appointments, cash)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="branches")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="branches"
+    )
     name = models.CharField(_("name"), max_length=200)
     code = models.SlugField(_("code"), max_length=30)
     country = models.CharField(_("country"), max_length=2, validators=[validate_country])
     time_zone = models.CharField(_("time zone"), max_length=64, validators=[validate_time_zone])
     currency = models.CharField(_("currency"), max_length=3, validators=[validate_currency])
     locale = models.CharField(
-        _("locale"), max_length=16, validators=[validate_locale], help_text=_("For example vi_VN or es_ES"))
+        _("locale"),
+        max_length=16,
+        validators=[validate_locale],
+        help_text=_("For example vi_VN or es_ES"),
+    )
     address = models.TextField(_("address"), blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     is_active = models.BooleanField(_("active"), default=True)

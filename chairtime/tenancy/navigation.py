@@ -33,7 +33,9 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem(_("Marketing"), Capability.MARKETING_VIEW, None),
     NavItem(_("Analytics"), Capability.ANALYTICS_VIEW, None),
     NavItem(_("Inventory"), Capability.INVENTORY_VIEW, None),
-    NavItem(_("Staff and chairs"), Capability.BRANCH_VIEW, "scheduling:resource_list", "scheduling"),
+    NavItem(
+        _("Staff and chairs"), Capability.BRANCH_VIEW, "scheduling:resource_list", "scheduling"
+    ),
     NavItem(_("Procedures"), Capability.CATALOGUE_VIEW, "clinical:procedure_list", "clinical"),
     NavItem(_("Audit log"), Capability.AUDIT_VIEW, "audit:event_list", "audit"),
 )

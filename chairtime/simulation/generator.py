@@ -1,0 +1,485 @@
+"""The clinic simulator: a deterministic (seeded) organisation with branches, staff,
+catalogue, channels and patients, from one clinic to 100 branches and 1,000,000 patients.
+
+It is the data source of the demo, the tests and the benchmarks, so every capability adds
+its own entities and behaviour here, as one more step of `simulate()`.
+
+It writes with bulk inserts (no per-row services and no audit events: this is history
+being made up, not work being done) and everything random comes from one seeded
+generator, so the same configuration always gives the same organisation.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as clock
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.numbers import get_currency_precision
+from django.db import transaction
+from tqdm import tqdm
+
+from chairtime.accounts.models import Seniority, Specialty, StaffProfile, User
+from chairtime.clinical.models import Procedure, ProcedurePrice
+from chairtime.core.text import fold
+from chairtime.marketing.models import Channel, ChannelFamily, ChannelKind
+from chairtime.patients.choices import (
+    AlertKind,
+    ConsentOrigin,
+    ConsentPurpose,
+    ContactChannel,
+    NameOrder,
+    PatientStatus,
+    PreferredTime,
+)
+from chairtime.patients.models import (
+    Consent,
+    MedicalAlert,
+    Patient,
+    PatientChatId,
+    PatientPhone,
+    Tag,
+)
+from chairtime.patients.services import build_search_key, compose_display_name
+from chairtime.scheduling.models import Chair
+from chairtime.simulation.bulk import insert_rows, next_id, reset_sequences
+from chairtime.simulation.catalogue import CATALOGUE
+from chairtime.simulation.countries import COUNTRIES, Country
+from chairtime.tenancy.models import Branch, Membership, OpeningHours, Organization
+from chairtime.tenancy.roles import Role
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    seed: int = 1
+    organization_name: str = "Nụ Cười Dental Group"
+    slug: str = "nucuoi"
+    countries: tuple[str, ...] = ("VN",)  # the branches cycle through these
+    branches: int = 1
+    patients: int = 2_000
+    min_chairs: int = 4
+    max_chairs: int = 12
+    as_of: date = date(2026, 11, 1)  # "today" of the simulated history
+    history_years: int = 3
+    batch_size: int = 5_000
+
+
+@dataclass
+class SimulationResult:
+    organization: Organization
+    branches: list[Branch]
+    patients: int
+    seconds: float
+    staff: int = 0
+
+    @property
+    def patients_per_second(self) -> float:
+        return self.patients / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class _BranchStaff:
+    doctors: list[int] = field(default_factory=list)
+    others: list[int] = field(default_factory=list)
+
+
+CHANNELS: tuple[tuple[str, str, str, str, int], ...] = (
+    # code, name, family, kind, weight among new patients
+    ("google", "Google Ads", ChannelFamily.PUBLIC, ChannelKind.SEARCH_ADS, 14),
+    ("facebook", "Facebook Ads", ChannelFamily.PUBLIC, ChannelKind.SOCIAL_ADS, 16),
+    ("tiktok", "TikTok", ChannelFamily.PUBLIC, ChannelKind.CONTENT, 8),
+    ("kol", "KOL partnerships", ChannelFamily.PUBLIC, ChannelKind.KOL, 4),
+    ("partner", "Partner companies", ChannelFamily.PUBLIC, ChannelKind.PARTNER, 3),
+    ("website", "Website", ChannelFamily.PUBLIC, ChannelKind.WEBSITE, 8),
+    ("walk-in", "Walk-in", ChannelFamily.PUBLIC, ChannelKind.WALK_IN, 10),
+    ("phone", "Phone", ChannelFamily.PUBLIC, ChannelKind.PHONE, 5),
+    ("referral", "Patient referral", ChannelFamily.PRIVATE, ChannelKind.REFERRAL, 0),
+    ("community", "Community groups", ChannelFamily.PRIVATE, ChannelKind.COMMUNITY, 4),
+    ("koc", "Patient reviews (KOC)", ChannelFamily.PRIVATE, ChannelKind.KOC, 3),
+)  # fmt: skip
+
+TAGS = ("Orthodontic lead", "Corporate plan", "Student", "Family plan", "Anxious patient",
+        "Prefers female doctor", "Insurance")  # fmt: skip
+
+ALERTS = (
+    (AlertKind.ALLERGY, "Penicillin allergy", "critical"),
+    (AlertKind.ALLERGY, "Latex allergy", "critical"),
+    (AlertKind.ALLERGY, "Lidocaine sensitivity", "warning"),
+    (AlertKind.CONDITION, "Hypertension", "warning"),
+    (AlertKind.CONDITION, "Type 2 diabetes", "warning"),
+    (AlertKind.CONDITION, "Heart valve replacement: antibiotic cover", "critical"),
+    (AlertKind.MEDICATION, "Anticoagulants (warfarin)", "critical"),
+    (AlertKind.MEDICATION, "Bisphosphonates", "warning"),
+    (AlertKind.PREGNANCY, "Pregnant", "warning"),
+)
+
+SPECIALTY_WEIGHTS = (
+    (Specialty.GENERAL, 10), (Specialty.ORTHODONTICS, 3), (Specialty.ENDODONTICS, 2),
+    (Specialty.PROSTHODONTICS, 2), (Specialty.IMPLANTOLOGY, 2), (Specialty.ORAL_SURGERY, 1),
+    (Specialty.PAEDIATRIC, 2), (Specialty.COSMETIC, 1), (Specialty.PERIODONTICS, 1),
+)  # fmt: skip
+COLOURS = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2",
+           "#ff9da6", "#9d755d", "#bab0ac")  # fmt: skip
+
+
+def simulate(config: SimulationConfig, *, progress: bool = False) -> SimulationResult:
+    """Create one simulated organisation; returns what was made and how long it took."""
+    for code in config.countries:
+        if code not in COUNTRIES:
+            raise ValueError(f"countries: {code!r} is not one of {', '.join(COUNTRIES)}")
+    if config.branches < 1 or config.patients < 0:
+        raise ValueError("branches must be at least 1 and patients at least 0")
+    started = time.perf_counter()
+    rng = random.Random(config.seed)
+    with transaction.atomic():
+        organization = Organization.objects.create(name=config.organization_name, slug=config.slug)
+        branches = _make_branches(rng, config, organization)
+        staff = _make_staff(rng, config, organization, branches)
+        _make_catalogue(organization, branches)
+        channels = _make_channels(organization)
+        tags = Tag.objects.bulk_create(Tag(organization=organization, name=n) for n in TAGS)
+    made = _make_patients(rng, config, organization, branches, staff, channels, tags, progress)
+    seconds = time.perf_counter() - started
+    staff_count = sum(len(s.doctors) + len(s.others) for s in staff.values())
+    return SimulationResult(organization, branches, made, seconds, staff_count)
+
+
+# --- organisation ------------------------------------------------------------------------
+def _make_branches(
+    rng: random.Random, config: SimulationConfig, organization: Organization
+) -> list[Branch]:
+    branches = []
+    for index in range(config.branches):
+        country = COUNTRIES[config.countries[index % len(config.countries)]]
+        city = country.cities[index % len(country.cities)]
+        branches.append(
+            Branch(
+                organization=organization, name=f"{city} · {index + 1}", code=f"b{index + 1:03d}",
+                country=country.code, time_zone=country.time_zone, currency=country.currency,
+                locale=country.locale, address=f"{rng.randint(1, 300)} {city}",
+                phone=country.phone(rng),
+            )
+        )  # fmt: skip
+    branches = Branch.objects.bulk_create(branches)
+    hours, chairs = [], []
+    for branch in branches:
+        for weekday in range(5):
+            hours.append(
+                OpeningHours(branch=branch, weekday=weekday, opens_at=clock(8), closes_at=clock(12))
+            )
+            hours.append(
+                OpeningHours(
+                    branch=branch, weekday=weekday, opens_at=clock(13, 30), closes_at=clock(20)
+                )
+            )
+        hours.append(OpeningHours(branch=branch, weekday=5, opens_at=clock(8), closes_at=clock(17)))
+        if branch.country in {"VN", "CN"}:  # Sunday mornings are busy in Asian clinics
+            hours.append(
+                OpeningHours(branch=branch, weekday=6, opens_at=clock(8), closes_at=clock(12))
+            )
+        for number in range(rng.randint(config.min_chairs, config.max_chairs)):
+            chairs.append(Chair(branch=branch, name=f"Chair {number + 1}", sort_order=number))
+    OpeningHours.objects.bulk_create(hours)
+    Chair.objects.bulk_create(chairs)
+    return branches
+
+
+def _make_staff(
+    rng: random.Random, config: SimulationConfig, organization: Organization, branches: list[Branch]
+) -> dict[int, _BranchStaff]:
+    """Doctors, nurses, front desk and consultants per branch; owners and analysts above."""
+    chair_counts = _chairs_per_branch(branches)
+    users: list[User] = []
+    memberships: list[tuple[int, Branch | None, str]] = []  # (user index, branch, role)
+
+    def add(username: str, family: str, given: str, role: str, branch: Branch | None) -> None:
+        user = User(username=username, first_name=given, last_name=family, language="")
+        user.set_unusable_password()
+        memberships.append((len(users), branch, role))
+        users.append(user)
+
+    head = COUNTRIES[branches[0].country]
+    for role in (Role.OWNER, Role.MARKETER, Role.ANALYST):
+        family, given, _ = head.person(rng)
+        add(f"{config.slug}-{role}", family, given, role, None)
+    for branch in branches:
+        country = COUNTRIES[branch.country]
+        chairs = chair_counts[branch.pk]
+        plan = ((Role.BRANCH_MANAGER, 1), (Role.DOCTOR, max(2, chairs * 4 // 5)),
+                (Role.NURSE, chairs), (Role.RECEPTIONIST, 2 + chairs // 6),
+                (Role.CONSULTANT, 1 + chairs // 8), (Role.INVENTORY_CLERK, 1))  # fmt: skip
+        for role, count in plan:
+            for number in range(count):
+                family, given, _ = country.person(rng)
+                add(f"{config.slug}-{branch.code}-{role}-{number + 1}", family, given, role, branch)
+    users = User.objects.bulk_create(users)
+    Membership.objects.bulk_create(
+        Membership(user=users[i], organization=organization, branch=branch, role=role)
+        for i, branch, role in memberships
+    )
+    staff: dict[int, _BranchStaff] = {b.pk: _BranchStaff() for b in branches}
+    profiles = []
+    for i, branch, role in memberships:
+        if branch is None:
+            continue
+        if role == Role.DOCTOR:
+            staff[branch.pk].doctors.append(users[i].pk)
+            profiles.append(
+                StaffProfile(
+                    user=users[i], title="Dr.", specialty=_weighted(rng, SPECIALTY_WEIGHTS),
+                    seniority=rng.choice(Seniority.values), licence_number=f"L{rng.randint(10**5, 10**6 - 1)}",
+                    calendar_colour=COLOURS[len(staff[branch.pk].doctors) % len(COLOURS)],
+                )
+            )  # fmt: skip
+        else:
+            staff[branch.pk].others.append(users[i].pk)
+    StaffProfile.objects.bulk_create(profiles)
+    return staff
+
+
+def _chairs_per_branch(branches: list[Branch]) -> dict[int, int]:
+    counts = dict.fromkeys((b.pk for b in branches), 0)
+    for branch_id in Chair.objects.filter(branch__in=branches).values_list("branch_id", flat=True):
+        counts[branch_id] += 1
+    return counts
+
+
+def _make_catalogue(organization: Organization, branches: list[Branch]) -> None:
+    procedures = Procedure.objects.bulk_create(
+        Procedure(
+            organization=organization, code=e.code, name=e.names["en"], names=e.names,
+            category=e.category, ladder_tier=e.tier, default_duration_minutes=e.minutes,
+            needs_lab_case=e.needs_lab_case, needs_assistant=e.needs_assistant,
+            recall_interval_months=e.recall_months,
+        )
+        for e in CATALOGUE
+    )  # fmt: skip
+    prices = []
+    for branch in branches:
+        country = COUNTRIES[branch.country]
+        quantum = Decimal(1).scaleb(-get_currency_precision(branch.currency))
+        for entry, procedure in zip(CATALOGUE, procedures, strict=True):
+            price = _round_to(entry.reference_price * country.price_factor, country.price_rounding)
+            cost = (price * entry.cost_share).quantize(quantum, rounding=ROUND_HALF_UP)
+            prices.append(
+                ProcedurePrice(branch=branch, procedure=procedure, price=price, standard_cost=cost)
+            )
+    ProcedurePrice.objects.bulk_create(prices)
+
+
+def _round_to(amount: Decimal, step: Decimal) -> Decimal:
+    return max(step, (amount / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step)
+
+
+def _make_channels(organization: Organization) -> dict[str, Channel]:
+    channels = Channel.objects.bulk_create(
+        Channel(organization=organization, code=code, name=name, family=family, kind=kind)
+        for code, name, family, kind, _ in CHANNELS
+    )
+    return {channel.code: channel for channel in channels}
+
+
+# --- patients ----------------------------------------------------------------------------
+def _make_patients(
+    rng: random.Random,
+    config: SimulationConfig,
+    organization: Organization,
+    branches: list[Branch],
+    staff: dict[int, _BranchStaff],
+    channels: dict[str, Channel],
+    tags: Sequence[Tag],
+    progress: bool,
+) -> int:
+    """Patients in batches, each batch one transaction with its phones, consents, alerts."""
+    weights = [len(staff[b.pk].doctors) for b in branches]
+    context = _PatientContext(
+        rng=rng, config=config, organization_id=organization.pk, staff=staff,
+        channel_ids={code: channel.pk for code, channel in channels.items()},
+        channel_choices=[channels[code].pk for code, _, _, _, w in CHANNELS if w],
+        channel_weights=[w for _, _, _, _, w in CHANNELS if w],
+        tag_ids=[tag.pk for tag in tags], zones={b.pk: ZoneInfo(b.time_zone) for b in branches},
+    )  # fmt: skip
+    made = 0
+    bar = tqdm(total=config.patients, unit="patients", disable=not progress, mininterval=0.5)
+    for start in range(0, config.patients, config.batch_size):
+        count = min(config.batch_size, config.patients - start)
+        homes = rng.choices(branches, weights=weights, k=count)
+        with transaction.atomic():
+            batch = _PatientBatch(context, first_id=next_id(Patient))
+            for offset, branch in enumerate(homes):
+                batch.add(start + offset + 1, branch)
+            made += batch.save()
+        context.referrer_ids.extend(row[0] for row in batch.patients)
+        bar.update(count)
+    bar.close()
+    reset_sequences(
+        Patient, PatientPhone, PatientChatId, Consent, MedicalAlert, Patient.tags.through
+    )
+    Organization.objects.filter(pk=organization.pk).update(patient_number_seq=config.patients)
+    return made
+
+
+@dataclass
+class _PatientContext:
+    rng: random.Random
+    config: SimulationConfig
+    organization_id: int
+    staff: dict[int, _BranchStaff]
+    channel_ids: dict[str, int]
+    channel_choices: list[int]
+    channel_weights: list[int]
+    tag_ids: list[int]
+    zones: dict[int, ZoneInfo]
+    referrer_ids: list[int] = field(default_factory=list)
+
+
+PATIENT_COLUMNS = (
+    "id", "organization", "home_branch", "number", "family_name", "given_name", "name_order",
+    "display_name", "birth_date", "sex", "email", "preferred_language", "preferred_doctor",
+    "preferred_times", "source_channel", "referred_by_patient", "referred_by_staff",
+    "referrer_external", "notes", "status", "first_seen_on", "search_key", "created_at",
+    "updated_at",
+)  # fmt: skip
+
+
+class _PatientBatch:
+    """One batch of patients and everything that hangs off them, as plain rows."""
+
+    def __init__(self, context: _PatientContext, *, first_id: int) -> None:
+        self.c = context
+        self.next_id = first_id
+        self.now = datetime.now(tz=ZoneInfo("UTC"))
+        self.patients: list[tuple[Any, ...]] = []
+        self.phones: list[tuple[Any, ...]] = []
+        self.chats: list[tuple[Any, ...]] = []
+        self.consents: list[tuple[Any, ...]] = []
+        self.alerts: list[tuple[Any, ...]] = []
+        self.tags: list[tuple[Any, ...]] = []
+
+    def add(self, sequence: int, branch: Branch) -> None:
+        rng, country, patient_id = self.c.rng, COUNTRIES[branch.country], self.next_id
+        self.next_id += 1
+        family, given, sex = country.person(rng)
+        order = NameOrder.FAMILY_FIRST if country.family_first else NameOrder.GIVEN_FIRST
+        display = compose_display_name(family_name=family, given_name=given, name_order=order)
+        years = self.c.config.history_years
+        first_seen = self.c.config.as_of - timedelta(days=int(rng.triangular(0, 365 * years, 0)))
+        number = f"P{sequence:06d}"
+        phones = [(country.phone(rng), "mobile")]
+        if rng.random() < 0.1:
+            phones.append((country.phone(rng), "home"))
+        email = ""
+        if rng.random() < 0.4:
+            local = fold(f"{given}.{family}").replace(" ", "").encode("ascii", "ignore").decode()
+            email = f"{local or 'patient'}{sequence}@example.com"
+        doctors = self.c.staff[branch.pk].doctors
+        preferred_doctor = rng.choice(doctors) if doctors and rng.random() < 0.4 else None
+        channel, by_patient, by_staff, external = self._source(doctors)
+        self.patients.append((
+            patient_id, self.c.organization_id, branch.pk, number, family, given, order, display,
+            _birth_date(rng, first_seen, int(rng.triangular(3, 85, 34))), sex, email,
+            country.language if rng.random() < 0.92 else "en", preferred_doctor,
+            sorted(rng.sample(PreferredTime.values, rng.randint(0, 2))), channel, by_patient,
+            by_staff, external, "",
+            PatientStatus.INACTIVE if rng.random() < 0.02 else PatientStatus.ACTIVE, first_seen,
+            build_search_key(display_name=display, family_name=family, given_name=given,
+                             number=number, phones=[n for n, _ in phones]),
+            self.now, self.now,
+        ))  # fmt: skip
+        self.phones += [(patient_id, n, k, i == 0) for i, (n, k) in enumerate(phones)]
+        self._extras(patient_id, country, phones[0][0], email, first_seen, branch)
+
+    def _source(self, doctors: list[int]) -> tuple[int, int | None, int | None, str]:
+        """Where the patient came from: mostly channels, many by referral ("old brings new")."""
+        rng, roll, ids = self.c.rng, self.c.rng.random(), self.c.channel_ids
+        if roll < 0.18 and self.c.referrer_ids:
+            return ids["referral"], rng.choice(self.c.referrer_ids), None, ""
+        if roll < 0.21 and doctors:
+            return ids["referral"], None, rng.choice(doctors), ""
+        if roll < 0.23:
+            partner = rng.choice(("Công ty ABC", "Fitness club", "Beauty salon", "Pharmacy"))
+            return ids["partner"], None, None, partner
+        channel = rng.choices(self.c.channel_choices, weights=self.c.channel_weights)[0]
+        return channel, None, None, ""
+
+    def _extras(
+        self,
+        patient_id: int,
+        country: Country,
+        phone: str,
+        email: str,
+        first_seen: date,
+        branch: Branch,
+    ) -> None:
+        rng = self.c.rng
+        chat_app = ""
+        if country.chat_app and rng.random() < 0.6:
+            chat_app = country.chat_app
+            handle = (
+                phone.lstrip("+") if chat_app != "wechat" else f"wxid_{rng.getrandbits(40):010x}"
+            )
+            self.chats.append((patient_id, chat_app, handle))
+        at = datetime.combine(first_seen, clock(10), tzinfo=self.c.zones[branch.pk])
+        origin = rng.choice(
+            (ConsentOrigin.PAPER_FORM, ConsentOrigin.PAPER_FORM, ConsentOrigin.WEB_FORM)
+        )
+        wanted = [
+            (rng.random() < 0.85, ContactChannel.SMS, ConsentPurpose.SERVICE),
+            (rng.random() < 0.45, ContactChannel.SMS, ConsentPurpose.MARKETING),
+            (bool(email) and rng.random() < 0.7, ContactChannel.EMAIL, ConsentPurpose.SERVICE),
+            (bool(chat_app) and rng.random() < 0.5, chat_app, ConsentPurpose.SERVICE),
+        ]
+        self.consents += [
+            (patient_id, ch, pu, True, origin, at, "") for yes, ch, pu in wanted if yes
+        ]
+        if rng.random() < 0.06:
+            kind, text, severity = rng.choice(ALERTS)
+            self.alerts.append((patient_id, kind, text, severity, True, self.now, self.now))
+        if self.c.tag_ids and rng.random() < 0.15:
+            self.tags.append((patient_id, rng.choice(self.c.tag_ids)))
+
+    def save(self) -> int:
+        made = insert_rows(Patient, PATIENT_COLUMNS, self.patients)
+        insert_rows(PatientPhone, ("patient", "number", "kind", "is_primary"), self.phones)
+        insert_rows(PatientChatId, ("patient", "app", "handle"), self.chats)
+        insert_rows(
+            Consent, ("patient", "channel", "purpose", "is_granted", "origin", "recorded_at", "note"),
+            self.consents,
+        )  # fmt: skip
+        insert_rows(
+            MedicalAlert,
+            ("patient", "kind", "description", "severity", "is_active", "created_at", "updated_at"),
+            self.alerts,
+        )
+        insert_rows(Patient.tags.through, ("patient", "tag"), self.tags)
+        return made
+
+
+def _birth_date(rng: random.Random, first_seen: date, age: int) -> date | None:
+    if rng.random() < 0.05:
+        return None  # not everyone gives it
+    return first_seen - timedelta(days=age * 365 + rng.randint(0, 364))
+
+
+def _weighted(rng: random.Random, pairs: Sequence[tuple[str, int]]) -> str:
+    return rng.choices([value for value, _ in pairs], weights=[weight for _, weight in pairs])[0]
+
+
+def iter_sizes() -> Iterator[tuple[str, SimulationConfig]]:
+    """Named sizes for the command line, the benchmarks and the README."""
+    yield "demo", SimulationConfig(countries=("VN", "CN", "ES", "US"), branches=4, patients=5_000)
+    yield "clinic", SimulationConfig(branches=1, patients=10_000)
+    yield "chain", SimulationConfig(countries=("VN", "VN", "CN"), branches=20, patients=100_000)
+    yield (
+        "large",
+        SimulationConfig(countries=("VN", "CN", "ES", "US"), branches=100, patients=1_000_000),
+    )
+
+
+SIZES: dict[str, SimulationConfig] = dict(iter_sizes())

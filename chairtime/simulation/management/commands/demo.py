@@ -1,0 +1,80 @@
+"""`manage.py demo`: the first command of the README's quick start.
+
+Migrates the embedded database, loads the simulated chain the first time, prints one
+login per role, then serves the app on 127.0.0.1 with the background worker running,
+until Ctrl-C stops both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+
+from chairtime.simulation.demo import DEMO_PASSWORD, create_demo_logins
+from chairtime.simulation.generator import SIZES, simulate
+from chairtime.tenancy.models import Organization
+
+
+class Command(BaseCommand):
+    help = "Set up the demo (database, simulated clinic chain, logins) and serve it."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-serve", action="store_true", help="set up, then stop")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        call_command("migrate", verbosity=0)
+        organization = self._organization()
+        logins = create_demo_logins(organization)
+        self.stdout.write(self.style.SUCCESS(f"\nDemo logins (password: {DEMO_PASSWORD})"))
+        for login in logins:
+            self.stdout.write(f"  {login.username:<16} {login.role.label:<20} {login.where}")
+        if options["no_serve"]:
+            return
+        self._serve(options["port"])
+
+    def _organization(self) -> Organization:
+        config = SIZES["demo"]
+        existing = Organization.objects.filter(slug=config.slug).first()
+        if existing is not None:
+            return existing
+        self.stdout.write("Simulating the demo clinic chain…")
+        today: date = timezone.localdate()
+        return simulate(dataclasses.replace(config, as_of=today), progress=True).organization
+
+    def _serve(self, port: int) -> None:
+        python = sys.executable
+        environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        worker = subprocess.Popen([python, "manage.py", "qcluster"], env=environment)
+        server = subprocess.Popen(
+            [
+                python, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
+                "--workers", "2", "--threads", "4", "--access-logfile", "-",
+            ],
+            env=environment,
+        )  # fmt: skip
+        self.stdout.write(self.style.SUCCESS(f"\nChairtime: http://127.0.0.1:{port}/  (Ctrl-C stops)"))
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for process in (server, worker):
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in (server, worker):
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
