@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from chairtime.core.api import build_api
+from config.api import build_api
 
 api = build_api()
 

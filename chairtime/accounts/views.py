@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.http import require_POST
 
+from chairtime.accounts.access import acting_user
 from chairtime.accounts.models import User
 from chairtime.accounts.services import set_user_language
 from chairtime.core.errors import InvalidInput
@@ -53,7 +54,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
         return response
     if request.user.is_authenticated:
         try:
-            set_user_language(actor=request.user, language=language)  # type: ignore[arg-type]
+            set_user_language(actor=acting_user(request), language=language)
         except InvalidInput:
             return response
     translation.activate(language)

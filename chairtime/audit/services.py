@@ -40,7 +40,7 @@ def record_event(
     """
     is_user = actor is not None and actor.is_authenticated
     return AuditEvent.objects.create(
-        actor=actor if is_user else None,
+        actor_id=actor.pk if is_user and actor is not None else None,
         actor_label=str(actor)[:150] if is_user else "",
         action=action,
         organization_id=organization_id or getattr(target, "organization_id", None),

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 
-from chairtime.core.api import api_branch_access
+from chairtime.accounts.access import acting_user
 from chairtime.core.errors import InvalidInput
 from chairtime.core.http import client_ip
 from chairtime.patients.access import access_patient
@@ -23,6 +23,7 @@ from chairtime.patients.services import (
     update_patient,
 )
 from chairtime.tenancy.access import BranchAccess
+from chairtime.tenancy.api import api_branch_access
 from chairtime.tenancy.roles import Capability
 
 router = Router(tags=["patients"])
@@ -71,9 +72,6 @@ class PatientOut(PatientListOut):
     consents: list[ConsentOut]
 
 
-_DATE = {"format": "date"}
-
-
 class PatientPatch(Schema):
     """Fields to change; what is left out keeps its value. Validation is the page's own."""
 
@@ -83,7 +81,9 @@ class PatientPatch(Schema):
     display_name: str | None = Field(None, max_length=200)
     number: str | None = Field(None, max_length=20)
     home_branch: int | None = None
-    birth_date: str | None = Field(None, json_schema_extra=_DATE, description="YYYY-MM-DD")
+    birth_date: str | None = Field(
+        None, json_schema_extra={"format": "date"}, description="YYYY-MM-DD"
+    )
     sex: str | None = Field(None, description="female, male, other or unknown")
     phone: str | None = Field(None, description="E.164, or national in the branch's country")
     phone_alt: str | None = None
@@ -103,7 +103,7 @@ class PatientPatch(Schema):
 
 
 class PatientIn(PatientPatch):
-    family_name: str = Field(..., max_length=100)  # type: ignore[assignment]
+    family_name: str = Field(..., max_length=100)
     consent_service: list[str] = Field(default_factory=list, description="channels")
     consent_marketing: list[str] = Field(default_factory=list, description="channels")
     consent_origin: str = ""
@@ -148,7 +148,9 @@ def _validated(
 ) -> PatientForm:
     form = PatientForm(_form_data(values), access=access, patient=patient)
     if not form.is_valid():
-        raise InvalidInput({field: list(messages) for field, messages in form.errors.items()})
+        raise InvalidInput(
+            {field: [str(m) for m in messages] for field, messages in form.errors.items()}
+        )
     return form
 
 
@@ -186,7 +188,7 @@ def patient_create(request: HttpRequest, payload: PatientIn) -> tuple[int, Patie
     values["status"] = values.get("status") or "active"
     form = _validated(access, values, None)
     patient = create_patient(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=acting_user(request),
         data=form.to_data(), consents=form.consent_choices(),
         consent_origin=form.cleaned_data["consent_origin"],
     )  # fmt: skip
@@ -198,7 +200,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> PatientOut:
     access = api_branch_access(request)
     patient = access_patient(access, patient_id)
     record_patient_view(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=acting_user(request),
         patient=patient, branch=access.branch, ip_address=client_ip(request),
     )  # fmt: skip
     return _patient_out(patient)
@@ -210,4 +212,6 @@ def patient_update(request: HttpRequest, patient_id: int, payload: PatientPatch)
     patient = access_patient(access, patient_id, capability=Capability.PATIENT_EDIT)
     values = {**PatientForm.initial_for(patient), **payload.dict(exclude_unset=True)}
     form = _validated(access, values, patient)
-    return _patient_out(update_patient(actor=request.user, patient=patient, data=form.to_data()))  # type: ignore[arg-type]
+    return _patient_out(
+        update_patient(actor=acting_user(request), patient=patient, data=form.to_data())
+    )

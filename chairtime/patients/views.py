@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from chairtime.accounts.access import acting_user
 from chairtime.audit.selectors import list_patient_events
 from chairtime.core.errors import InvalidInput
 from chairtime.core.http import client_ip, is_htmx
 from chairtime.patients.access import access_patient
 from chairtime.patients.choices import PreferredTime
 from chairtime.patients.forms import ConsentForm, MedicalAlertForm, PatientForm
+from chairtime.patients.models import Consent
 from chairtime.patients.selectors import PAGE_SIZE, list_patients
 from chairtime.patients.services import (
     add_medical_alert,
@@ -48,7 +52,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             patient = create_patient(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=acting_user(request),
                 data=form.to_data(),
                 consents=form.consent_choices(),
                 consent_origin=form.cleaned_data["consent_origin"],
@@ -65,7 +69,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     access = branch_access_of(request)
     patient = access_patient(access, patient_id)
     record_patient_view(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=acting_user(request),
         patient=patient, branch=access.branch, ip_address=client_ip(request),
     )  # fmt: skip
     consents = current_consents(patient)
@@ -100,7 +104,7 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     )  # fmt: skip
     if request.method == "POST" and form.is_valid():
         try:
-            update_patient(actor=request.user, patient=patient, data=form.to_data())  # type: ignore[arg-type]
+            update_patient(actor=acting_user(request), patient=patient, data=form.to_data())
         except InvalidInput as error:
             _add_errors(form, error)
         else:
@@ -116,7 +120,7 @@ def patient_consents(request: HttpRequest, patient_id: int) -> HttpResponse:
     form = ConsentForm(request.POST)
     if form.is_valid():
         record_consents(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=acting_user(request),
             patient=patient, choices=form.choices(),
             origin=form.cleaned_data["origin"], note=form.cleaned_data["note"],
         )  # fmt: skip
@@ -133,7 +137,7 @@ def patient_alert_add(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = access_patient(access, patient_id, capability=Capability.PATIENT_EDIT)
     form = MedicalAlertForm(request.POST)
     if form.is_valid():
-        add_medical_alert(actor=request.user, patient=patient, **form.cleaned_data)  # type: ignore[arg-type]
+        add_medical_alert(actor=acting_user(request), patient=patient, **form.cleaned_data)
         form = MedicalAlertForm()
     context = {
         "patient": patient,
@@ -153,8 +157,8 @@ def patient_audit(request: HttpRequest, patient_id: int) -> HttpResponse:
     return render(request, "patients/patient_audit.html", {"patient": patient, "page": page})
 
 
-def _consent_initial(consents: dict[tuple[str, str], object]) -> dict[str, list[str]]:
-    granted = [key for key, row in consents.items() if getattr(row, "is_granted", False)]
+def _consent_initial(consents: Mapping[tuple[str, str], Consent]) -> dict[str, list[str]]:
+    granted = [key for key, row in consents.items() if row.is_granted]
     return {
         "consent_service": [channel for channel, purpose in granted if purpose == "service"],
         "consent_marketing": [channel for channel, purpose in granted if purpose == "marketing"],

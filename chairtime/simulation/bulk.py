@@ -34,14 +34,14 @@ def insert_rows(
     # Identifiers come from model metadata and are quoted; values are parameters.
     sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
         quote(model._meta.db_table),
-        ", ".join(quote(field.column) for field in fields),  # type: ignore[union-attr]
+        ", ".join(quote(str(field.column)) for field in fields),  # type: ignore[union-attr]
         ", ".join(["%s"] * len(fields)),
     )
     prepared = [
         tuple(
             value
             if adapter is None or value is None
-            else adapter.get_db_prep_save(value, connection)  # type: ignore[union-attr]
+            else adapter.get_db_prep_save(value, connection)
             for adapter, value in zip(adapters, row, strict=True)
         )
         for row in rows

@@ -196,9 +196,9 @@ def _make_staff(
     """Doctors, nurses, front desk and consultants per branch; owners and analysts above."""
     chair_counts = _chairs_per_branch(branches)
     users: list[User] = []
-    memberships: list[tuple[int, Branch | None, str]] = []  # (user index, branch, role)
+    memberships: list[tuple[int, Branch | None, Role]] = []  # (user index, branch, role)
 
-    def add(username: str, family: str, given: str, role: str, branch: Branch | None) -> None:
+    def add(username: str, family: str, given: str, role: Role, branch: Branch | None) -> None:
         user = User(username=username, first_name=given, last_name=family, language="")
         user.set_unusable_password()
         memberships.append((len(users), branch, role))
@@ -225,20 +225,20 @@ def _make_staff(
     )
     staff: dict[int, _BranchStaff] = {b.pk: _BranchStaff() for b in branches}
     profiles = []
-    for i, branch, role in memberships:
-        if branch is None:
+    for i, home, role in memberships:
+        if home is None:
             continue
         if role == Role.DOCTOR:
-            staff[branch.pk].doctors.append(users[i].pk)
+            staff[home.pk].doctors.append(users[i].pk)
             profiles.append(
                 StaffProfile(
                     user=users[i], title="Dr.", specialty=_weighted(rng, SPECIALTY_WEIGHTS),
                     seniority=rng.choice(Seniority.values), licence_number=f"L{rng.randint(10**5, 10**6 - 1)}",
-                    calendar_colour=COLOURS[len(staff[branch.pk].doctors) % len(COLOURS)],
+                    calendar_colour=COLOURS[len(staff[home.pk].doctors) % len(COLOURS)],
                 )
             )  # fmt: skip
         else:
-            staff[branch.pk].others.append(users[i].pk)
+            staff[home.pk].others.append(users[i].pk)
     StaffProfile.objects.bulk_create(profiles)
     return staff
 

@@ -58,6 +58,8 @@ def list_user_branches(user: AnyUser) -> QuerySet[Branch]:
 
 def get_branch_access(user: AnyUser, branch_id: int | str | None) -> BranchAccess:
     """The user's roles and capabilities in a branch; NotFound if not a member."""
+    if branch_id is None:
+        raise NotFound
     try:
         branch = Branch.objects.select_related("organization").get(pk=branch_id, is_active=True)
     except (Branch.DoesNotExist, ValueError, TypeError):

@@ -5,10 +5,31 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from chairtime.core.api import api_branch_access
-from chairtime.tenancy.access import list_user_branches
+from chairtime.core.errors import NotFound
+from chairtime.tenancy.access import (
+    BranchAccess,
+    default_branch_access,
+    get_branch_access,
+    list_user_branches,
+)
+from chairtime.tenancy.middleware import SESSION_KEY
 
 router = Router(tags=["me"])
+
+BRANCH_HEADER = "X-Branch"
+
+
+def api_branch_access(request: HttpRequest) -> BranchAccess:
+    """The branch named in the X-Branch header, else the session's, else the first one."""
+    named = request.headers.get(BRANCH_HEADER) or (
+        request.session.get(SESSION_KEY) if hasattr(request, "session") else None
+    )
+    if named:
+        return get_branch_access(request.user, named)
+    access = default_branch_access(request.user)
+    if access is None:
+        raise NotFound
+    return access
 
 
 class BranchOut(Schema):

@@ -131,7 +131,7 @@ class Membership(TimeStampedModel):
 
     def clean(self) -> None:  # pragma: no cover - admin-only guard
         super().clean()
-        if self.branch_id and self.branch.organization_id != self.organization_id:
+        if self.branch is not None and self.branch.organization_id != self.organization_id:
             from django.core.exceptions import ValidationError
 
             raise ValidationError({"branch": _("The branch belongs to another organisation.")})

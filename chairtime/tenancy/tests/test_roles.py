@@ -6,7 +6,7 @@ import pytest
 
 from chairtime.tenancy.roles import ROLE_CAPABILITIES, Capability, Role, capabilities_of
 
-O, M, D, N, R, C, K, I, A = (
+O, M, D, N, R, C, K, I, A = (  # noqa: E741 - one letter per role keeps the table readable
     Role.OWNER, Role.BRANCH_MANAGER, Role.DOCTOR, Role.NURSE, Role.RECEPTIONIST,
     Role.CONSULTANT, Role.MARKETER, Role.INVENTORY_CLERK, Role.ANALYST,
 )  # fmt: skip

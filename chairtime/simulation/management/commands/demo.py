@@ -56,15 +56,18 @@ class Command(BaseCommand):
     def _serve(self, port: int) -> None:
         python = sys.executable
         environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        worker = subprocess.Popen([python, "manage.py", "qcluster"], env=environment)
-        server = subprocess.Popen(
+        # Fixed argument lists: our own interpreter and modules, no user input.
+        worker = subprocess.Popen([python, "manage.py", "qcluster"], env=environment)  # noqa: S603
+        server = subprocess.Popen(  # noqa: S603
             [
                 python, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
                 "--workers", "2", "--threads", "4", "--access-logfile", "-",
             ],
             env=environment,
         )  # fmt: skip
-        self.stdout.write(self.style.SUCCESS(f"\nChairtime: http://127.0.0.1:{port}/  (Ctrl-C stops)"))
+        self.stdout.write(
+            self.style.SUCCESS(f"\nChairtime: http://127.0.0.1:{port}/  (Ctrl-C stops)")
+        )
         try:
             server.wait()
         except KeyboardInterrupt:

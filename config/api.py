@@ -1,0 +1,61 @@
+"""The REST API: one NinjaAPI with every app's router, mounted at /api/v1/ by config.urls.
+
+Errors keep one shape: 404 {"detail"} for missing and forbidden alike, 422 {"detail",
+"errors": {field: [messages]}} for bad input, in the language the request asks for.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from chairtime.accounts.api import SessionAuth, TokenAuth
+from chairtime.core.errors import InvalidInput, NotFound
+from chairtime.patients.api import router as patients_router
+from chairtime.tenancy.api import router as tenancy_router
+
+_LOCATIONS = {"body", "payload", "query", "path", "filters"}
+
+
+def _field_errors(error: NinjaValidationError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for item in error.errors:
+        location = [str(part) for part in item.get("loc", ()) if part not in _LOCATIONS]
+        errors.setdefault(".".join(location) or "__all__", []).append(str(item.get("msg", "")))
+    return errors
+
+
+def build_api() -> NinjaAPI:
+    api = NinjaAPI(
+        title="Chairtime API",
+        version="1",
+        description="Everything the Chairtime pages can do, for integrations and scripts.",
+        auth=[TokenAuth(), SessionAuth()],
+        urls_namespace="api",
+    )
+
+    @api.exception_handler(NotFound)
+    def not_found(request: HttpRequest, exc: NotFound) -> HttpResponse:
+        return api.create_response(request, {"detail": _("Not found.")}, status=404)
+
+    @api.exception_handler(InvalidInput)
+    def invalid_input(request: HttpRequest, exc: InvalidInput) -> HttpResponse:
+        body = {"detail": _("The input is not valid."), "errors": exc.errors}
+        return api.create_response(request, body, status=422)
+
+    @api.exception_handler(NinjaValidationError)
+    def invalid_shape(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+        body = {"detail": _("The input is not valid."), "errors": _field_errors(exc)}
+        return api.create_response(request, body, status=422)
+
+    @api.exception_handler(AuthenticationError)
+    def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        body = {"detail": _("Log in or send a valid API token.")}
+        return api.create_response(request, body, status=401)
+
+    api.add_router("/", tenancy_router)
+    api.add_router("/patients", patients_router)
+    return api
