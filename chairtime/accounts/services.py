@@ -1,4 +1,4 @@
-"""Writes for users: preferences and API tokens."""
+"""Writes for users: preferences, API tokens, the login trail."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from chairtime.accounts.models import ApiToken, User
+from chairtime.audit.models import AuditAction
 from chairtime.audit.services import record_event
-from chairtime.core.errors import InvalidInput
+from chairtime.core.errors import InvalidInput, NotFound
 
 TOKEN_PREFIX_LENGTH = 8
 
@@ -40,8 +41,32 @@ def create_api_token(*, actor: User, name: str) -> tuple[ApiToken, str]:
         token = ApiToken.objects.create(
             user=actor, name=name, prefix=secret[:TOKEN_PREFIX_LENGTH], key_hash=hash_token(secret)
         )
-        record_event(actor=actor, action="create", target=token, summary=name)
+        record_event(actor=actor, action=AuditAction.CREATE, target=token, summary=name)
     return token, secret
+
+
+@transaction.atomic
+def revoke_api_token(*, actor: User, token_id: int) -> ApiToken:
+    """Stop a token working at once; only its owner can revoke it."""
+    token = ApiToken.objects.select_for_update().filter(pk=token_id, user=actor).first()
+    if token is None:
+        raise NotFound
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        record_event(actor=actor, action=AuditAction.DELETE, target=token, summary=token.name)
+    return token
+
+
+@transaction.atomic
+def record_login(*, user: User, ip_address: str | None) -> None:
+    """Note a successful login in the audit trail (failures are counted by django-axes)."""
+    record_event(actor=user, action=AuditAction.LOGIN, target=user, ip_address=ip_address)
+
+
+@transaction.atomic
+def record_logout(*, user: User, ip_address: str | None) -> None:
+    record_event(actor=user, action=AuditAction.LOGOUT, target=user, ip_address=ip_address)
 
 
 def authenticate_api_token(secret: str) -> User | None:

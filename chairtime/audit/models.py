@@ -15,7 +15,6 @@ class AuditAction(models.TextChoices):
     DELETE = "delete", _("Deleted")
     VIEW = "view", _("Viewed")
     LOGIN = "login", _("Logged in")
-    LOGIN_FAILED = "login_failed", _("Login failed")
     LOGOUT = "logout", _("Logged out")
 
 

@@ -158,8 +158,11 @@ class PatientForm(forms.Form):
             organization_id=branch.organization_id, is_active=True
         )
         self.fields["tags"].queryset = Tag.objects.filter(organization_id=branch.organization_id)  # type: ignore[attr-defined]
-        if branch.locale.split("_")[0] in {"vi", "zh"} and patient is None:
-            self.fields["name_order"].initial = NameOrder.FAMILY_FIRST
+        if patient is None:  # Vietnamese and Chinese names put the family name first
+            family_first = branch.locale.split("_")[0] in {"vi", "zh"}
+            self.fields["name_order"].initial = (
+                NameOrder.FAMILY_FIRST if family_first else NameOrder.GIVEN_FIRST
+            )
         if patient is not None:
             for name in self.CONSENT_FIELDS:
                 del self.fields[name]  # consents change through their own form, with origin

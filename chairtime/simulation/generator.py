@@ -155,12 +155,17 @@ def _make_branches(
     rng: random.Random, config: SimulationConfig, organization: Organization
 ) -> list[Branch]:
     branches = []
+    seen: dict[str, int] = {}
     for index in range(config.branches):
         country = COUNTRIES[config.countries[index % len(config.countries)]]
-        city = country.cities[index % len(country.cities)]
+        # The n-th branch in a country takes the country's n-th city; a second lap numbers them.
+        nth = seen[country.code] = seen.get(country.code, -1) + 1
+        city = country.cities[nth % len(country.cities)]
+        lap = nth // len(country.cities)
+        name = city if lap == 0 else f"{city} {lap + 1}"
         branches.append(
             Branch(
-                organization=organization, name=f"{city} · {index + 1}", code=f"b{index + 1:03d}",
+                organization=organization, name=name, code=f"b{index + 1:03d}",
                 country=country.code, time_zone=country.time_zone, currency=country.currency,
                 locale=country.locale, address=f"{rng.randint(1, 300)} {city}",
                 phone=country.phone(rng),

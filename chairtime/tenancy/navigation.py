@@ -38,6 +38,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     ),
     NavItem(_("Procedures"), Capability.CATALOGUE_VIEW, "clinical:procedure_list", "clinical"),
     NavItem(_("Audit log"), Capability.AUDIT_VIEW, "audit:event_list", "audit"),
+    NavItem(_("API tokens"), Capability.API_TOKENS, "accounts:token_list", "accounts"),
 )
 
 
