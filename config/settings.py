@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "chairtime.accounts.middleware.SessionSecurityMiddleware",
     "chairtime.tenancy.middleware.ActiveBranchMiddleware",
 ]
 
@@ -139,12 +140,15 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("CHAIRTIME_LOGIN_COOLOFF_MINUTES",
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = env_int("CHAIRTIME_PROXY_COUNT", 0, minimum=0)
+CHAIRTIME_PROXY_COUNT = env_int("CHAIRTIME_PROXY_COUNT", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "chairtime.core.http.client_ip"
 AXES_VERBOSE = False
 
 # Idle timeout: the session lives SESSION_COOKIE_AGE past the last request.
 SESSION_COOKIE_AGE = env_int("CHAIRTIME_SESSION_IDLE_MINUTES", 30, minimum=1) * 60
 SESSION_SAVE_EVERY_REQUEST = True
+# And however active, a session ends this long after login (a shared front-desk PC).
+SESSION_MAX_AGE_SECONDS = env_int("CHAIRTIME_SESSION_MAX_HOURS", 12, minimum=1) * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
@@ -198,7 +202,8 @@ TIME_ZONE = "UTC"
 # --- Static files -----------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# collectstatic is a production step; elsewhere files are served from static/ directly.
+STATIC_ROOT = VAR_DIR / "staticfiles" if IS_PRODUCTION else None
 # Outside production the files are served straight from static/ (no collectstatic step).
 WHITENOISE_USE_FINDERS = not IS_PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from chairtime.accounts.access import acting_user
 from chairtime.accounts.forms import ApiTokenForm
+from chairtime.accounts.middleware import mark_session_start
 from chairtime.accounts.models import User
 from chairtime.accounts.selectors import list_api_tokens
 from chairtime.accounts.services import (
@@ -50,6 +51,7 @@ class LoginView(auth_views.LoginView):
         response = super().form_valid(form)
         user: User = form.get_user()
         record_login(user=user, ip_address=client_ip(self.request))
+        mark_session_start(self.request)
         if user.language:
             _remember_language(response, user.language)
         return response

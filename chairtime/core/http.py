@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -11,11 +14,27 @@ def is_htmx(request: HttpRequest) -> bool:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The address the request came from (the proxy count is configured for django-axes)."""
-    from axes.helpers import get_client_ip_address
+    """The address the request came from; the login lockout and the audit trail use it.
 
-    address: str | None = get_client_ip_address(request)
-    return address
+    Behind N trusted proxies (CHAIRTIME_PROXY_COUNT) each proxy appends the address it
+    received from to X-Forwarded-For, so the client is the N-th entry from the right;
+    anything further left was written by the client and cannot be trusted.
+    """
+    remote = str(request.META["REMOTE_ADDR"]) if request.META.get("REMOTE_ADDR") else None
+    proxies: int = settings.CHAIRTIME_PROXY_COUNT
+    if proxies <= 0:
+        return remote
+    header = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    forwarded = [part.strip() for part in header.split(",")]
+    forwarded = [part for part in forwarded if part]
+    if len(forwarded) < proxies:
+        return remote
+    candidate = forwarded[-proxies]
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        return remote
+    return candidate
 
 
 def safe_next_url(request: HttpRequest, fallback: str) -> str:

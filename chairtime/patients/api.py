@@ -1,12 +1,13 @@
 """API for patients: the same rules and messages as the pages (both use PatientForm)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: ninja resolves a paginated endpoint's
+# string annotations (`Query[ListFilters]`) in its own module, where they do not exist.
 
 from datetime import date, datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from chairtime.accounts.access import acting_user
@@ -172,7 +173,7 @@ def patient_list(request: HttpRequest, filters: Query[ListFilters]) -> Any:
 
 
 @router.post("", response={201: PatientOut}, summary="Register a patient")
-def patient_create(request: HttpRequest, payload: PatientIn) -> tuple[int, PatientOut]:
+def patient_create(request: HttpRequest, payload: PatientIn) -> Status[PatientOut]:
     access = api_branch_access(request)
     access.require(Capability.PATIENT_CREATE)
     values = payload.dict()
@@ -192,7 +193,7 @@ def patient_create(request: HttpRequest, payload: PatientIn) -> tuple[int, Patie
         data=form.to_data(), consents=form.consent_choices(),
         consent_origin=form.cleaned_data["consent_origin"],
     )  # fmt: skip
-    return 201, _patient_out(patient)
+    return Status(201, _patient_out(patient))
 
 
 @router.get("/{int:patient_id}", response=PatientOut, summary="One patient (the view is audited)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from chairtime.core.models import TimeStampedModel
@@ -117,7 +118,10 @@ class Patient(TimeStampedModel):
     class Meta:
         ordering = ["display_name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "number"], name="patient_number_unique")
+            # "p-77" and "P-77" are the same number to staff reading it out on the phone.
+            models.UniqueConstraint(
+                "organization", Lower("number"), name="patient_number_unique_ci"
+            )
         ]
         indexes = [
             models.Index(

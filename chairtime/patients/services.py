@@ -137,10 +137,22 @@ def _snapshot(patient: Patient) -> dict[str, Any]:
 
 
 def _apply(patient: Patient, data: PatientData) -> None:
+    # A display name that was composed from the names (not typed by staff) follows them
+    # when they change; one typed by staff ("Bà Tư", "Dr. Ana") is kept as typed.
+    composed_before = patient.pk is not None and patient.display_name == _composed(patient)
+    typed = data.display_name.strip()
     for name in _SCALAR_FIELDS:
         setattr(patient, name, getattr(data, name))
-    patient.display_name = data.display_name.strip() or compose_display_name(
-        family_name=data.family_name, given_name=data.given_name, name_order=data.name_order
+    if not typed or (composed_before and typed == patient.display_name):
+        typed = ""
+    patient.display_name = typed or _composed(patient)
+
+
+def _composed(patient: Patient) -> str:
+    return compose_display_name(
+        family_name=patient.family_name,
+        given_name=patient.given_name,
+        name_order=patient.name_order,
     )
 
 
@@ -182,7 +194,9 @@ def _save_checked(patient: Patient) -> None:
             patient.save()
     except IntegrityError:
         if (
-            Patient.objects.filter(organization_id=patient.organization_id, number=patient.number)
+            Patient.objects.filter(
+                organization_id=patient.organization_id, number__iexact=patient.number
+            )
             .exclude(pk=patient.pk)
             .exists()
         ):

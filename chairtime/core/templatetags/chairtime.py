@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from babel.numbers import format_currency
@@ -17,6 +18,14 @@ _BABEL_LOCALES = {"zh-hans": "zh_Hans_CN", "en": "en_US", "vi": "vi_VN", "es": "
 def babel_locale(language: str | None = None) -> str:
     language = (language or get_language() or "en").lower()
     return _BABEL_LOCALES.get(language, to_locale(language))
+
+
+@register.filter
+def minutes(duration: timedelta | None) -> int:
+    """A duration in whole minutes, rounded up (a lockout of 90 s reads "2 minutes")."""
+    if duration is None:
+        return 0
+    return -(-int(duration.total_seconds()) // 60)
 
 
 @register.filter

@@ -1,0 +1,332 @@
+"""Every role walks through every page: 200 or 404, exactly as the capability table says.
+
+The role → capability table (chairtime/tenancy/roles.py) is the specification; the pages
+must obey it. A new page joins PAGES (the coverage test below fails until it does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html.parser import HTMLParser
+from typing import NamedTuple
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from chairtime.accounts.models import ApiToken, User
+from chairtime.accounts.services import create_api_token
+from chairtime.patients.models import Patient
+from chairtime.tenancy.navigation import NAVIGATION
+from chairtime.tenancy.roles import ROLE_CAPABILITIES, Capability, Role
+from tests.factories import PatientFactory, UserFactory
+
+C = Capability
+
+
+def no_arguments(patient: Patient) -> dict[str, int]:
+    return {}
+
+
+def of_patient(patient: Patient) -> dict[str, int]:
+    return {"patient_id": patient.pk}
+
+
+class Page(NamedTuple):
+    """A page answering GET: its URL name, how to fill its URL, the capability it needs."""
+
+    url_name: str
+    kwargs: Callable[[Patient], dict[str, int]]
+    capability: Capability
+
+    def url(self, patient: Patient) -> str:
+        return reverse(self.url_name, kwargs=self.kwargs(patient))
+
+
+PAGES: tuple[Page, ...] = (
+    Page("analytics:home", no_arguments, C.BRANCH_VIEW),
+    Page("patients:patient_list", no_arguments, C.PATIENT_VIEW),
+    Page("patients:patient_create", no_arguments, C.PATIENT_CREATE),
+    Page("patients:patient_detail", of_patient, C.PATIENT_VIEW),
+    Page("patients:patient_edit", of_patient, C.PATIENT_EDIT),
+    Page("patients:patient_audit", of_patient, C.AUDIT_VIEW),
+    Page("scheduling:resource_list", no_arguments, C.BRANCH_VIEW),
+    Page("clinical:procedure_list", no_arguments, C.CATALOGUE_VIEW),
+    Page("audit:event_list", no_arguments, C.AUDIT_VIEW),
+    Page("accounts:token_list", no_arguments, C.API_TOKENS),
+)
+PATIENT_PAGES = tuple(page for page in PAGES if page.kwargs is of_patient)
+
+
+class Action(NamedTuple):
+    """A POST-only endpoint: what it acts on, the form it takes, and what it needs."""
+
+    url_name: str
+    target: Callable[[Patient, User], dict[str, int]]  # URL arguments; may create the target
+    data: dict[str, str | list[str]]
+    capabilities: frozenset[Capability]  # every one of them is needed
+    done_status: int  # the answer when the action is allowed
+    count_effect: Callable[[Patient, User], int]  # rows the action changed, counted afterwards
+
+    def url(self, patient: Patient, user: User) -> str:
+        return reverse(self.url_name, kwargs=self.target(patient, user))
+
+
+def patient_target(patient: Patient, user: User) -> dict[str, int]:
+    return {"patient_id": patient.pk}
+
+
+def own_token_target(patient: Patient, user: User) -> dict[str, int]:
+    token, _secret = create_api_token(actor=user, name="Walk")
+    return {"token_id": token.pk}
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action(
+        "patients:patient_consents", patient_target,
+        {"consent_marketing": ["sms"], "origin": "verbal"},
+        frozenset({C.PATIENT_EDIT}), 200,
+        lambda patient, user: patient.consents.filter(
+            channel="sms", purpose="marketing", is_granted=True
+        ).count(),
+    ),
+    # Adding a medical alert takes both: seeing medical detail and editing the patient.
+    Action(
+        "patients:patient_alert_add", patient_target,
+        {"kind": "allergy", "description": "Penicillin", "severity": "critical"},
+        frozenset({C.PATIENT_MEDICAL_VIEW, C.PATIENT_EDIT}), 200,
+        lambda patient, user: patient.medical_alerts.filter(description="Penicillin").count(),
+    ),
+    Action(
+        "accounts:token_revoke", own_token_target, {},
+        frozenset({C.API_TOKENS}), 302,
+        lambda patient, user: ApiToken.objects.filter(user=user, revoked_at__isnull=False).count(),
+    ),
+)  # fmt: skip
+PATIENT_ACTIONS = tuple(action for action in ACTIONS if action.target is patient_target)
+
+# Named routes that are not pages behind a login, and where each is tested instead.
+NOT_PAGES = {
+    "accounts:login",  # public
+    "accounts:logout",  # POST; ends the session
+    "accounts:set_language",  # POST; public
+    "core:health",  # public, for the load balancer; names no tenant
+    "tenancy:switch_branch",  # POST; chairtime/tenancy/tests/test_access.py
+}
+# The admin is absent in production; the API has its own authentication and tests.
+SKIPPED_NAMESPACES = {"admin", "api"}
+
+
+def role_id(role: Role) -> str:
+    return role.value
+
+
+def page_id(page: Page | Action) -> str:
+    return page.url_name
+
+
+@pytest.fixture
+def patient(world) -> Patient:
+    """A patient of acme whose home is branch A."""
+    return PatientFactory(home_branch=world.branch_a, family_name="Trần", given_name="Thị Walk")
+
+
+# --- The walk ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+@pytest.mark.parametrize("role", list(Role), ids=role_id)
+def test_role_opens_page_exactly_when_it_holds_the_capability(
+    role, page, persona, logged_in, patient
+):
+    client = logged_in(persona(role))
+
+    response = client.get(page.url(patient))
+
+    expected = 200 if page.capability in ROLE_CAPABILITIES[role] else 404
+    assert response.status_code == expected
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=page_id)
+@pytest.mark.parametrize("role", list(Role), ids=role_id)
+def test_role_posts_action_exactly_when_it_holds_the_capabilities(
+    role, action, persona, logged_in, patient
+):
+    user = persona(role)
+    client = logged_in(user)
+
+    response = client.post(action.url(patient, user), action.data)
+
+    if action.capabilities <= ROLE_CAPABILITIES[role]:
+        assert response.status_code == action.done_status
+        assert action.count_effect(patient, user) == 1
+    else:
+        assert response.status_code == 404
+        assert action.count_effect(patient, user) == 0
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=page_id)
+def test_actions_refuse_get(action, persona, logged_in, patient):
+    owner = persona(Role.OWNER)
+
+    response = logged_in(owner).get(action.url(patient, owner))
+
+    assert response.status_code == 405
+    assert action.count_effect(patient, owner) == 0
+
+
+def test_nobody_revokes_another_users_token(persona, logged_in, patient):
+    manager = persona(Role.BRANCH_MANAGER)
+    revoke = next(action for action in ACTIONS if action.url_name == "accounts:token_revoke")
+
+    response = logged_in(persona(Role.OWNER)).post(revoke.url(patient, manager))
+
+    assert response.status_code == 404
+    assert revoke.count_effect(patient, manager) == 0
+
+
+def _named_routes(patterns, namespace: str = "") -> set[str]:
+    names: set[str] = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace in SKIPPED_NAMESPACES:
+                continue
+            inner = ":".join(filter(None, [namespace, pattern.namespace]))
+            names |= _named_routes(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
+    return names
+
+
+def test_walk_covers_every_named_route_of_the_project():
+    walked = {page.url_name for page in PAGES}
+    posted = {action.url_name for action in ACTIONS}
+
+    assert walked.isdisjoint(posted | NOT_PAGES)
+    assert posted.isdisjoint(NOT_PAGES)
+    assert _named_routes(get_resolver().url_patterns) == walked | posted | NOT_PAGES
+
+
+def test_walk_covers_the_app_namespaces():
+    namespaces = {page.url_name.split(":")[0] for page in PAGES}
+
+    assert namespaces == {"analytics", "patients", "scheduling", "clinical", "audit", "accounts"}
+
+
+# --- Nobody in particular ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_anonymous_visitor_is_sent_to_login(page, client, patient):
+    url = page.url(patient)
+
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('accounts:login')}?next={url}"
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=page_id)
+def test_anonymous_post_is_sent_to_login_and_changes_nothing(action, client, patient):
+    owner_of_the_target = UserFactory()
+    url = action.url(patient, owner_of_the_target)
+
+    response = client.post(url, action.data)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('accounts:login')}?next={url}"
+    assert action.count_effect(patient, owner_of_the_target) == 0
+
+
+@pytest.mark.parametrize("page", PATIENT_PAGES, ids=page_id)
+def test_outsider_gets_not_found_for_every_acme_patient_page(page, outsider, logged_in, patient):
+    response = logged_in(outsider).get(page.url(patient))
+
+    assert response.status_code == 404
+    assert patient.display_name not in response.content.decode()
+
+
+@pytest.mark.parametrize("action", PATIENT_ACTIONS, ids=page_id)
+def test_outsider_cannot_act_on_an_acme_patient(action, outsider, logged_in, patient):
+    response = logged_in(outsider).post(action.url(patient, outsider), action.data)
+
+    assert response.status_code == 404
+    assert action.count_effect(patient, outsider) == 0
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_user_without_membership_gets_not_found_everywhere(page, logged_in, patient):
+    response = logged_in(UserFactory()).get(page.url(patient))
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=page_id)
+def test_user_without_membership_cannot_act(action, logged_in, patient):
+    user = UserFactory()
+
+    response = logged_in(user).post(action.url(patient, user), action.data)
+
+    assert response.status_code == 404
+    assert action.count_effect(patient, user) == 0
+
+
+# --- The sidebar ------------------------------------------------------------------------
+
+
+class SidebarParser(HTMLParser):
+    """The sidebar's items as (label, link or None) in page order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[tuple[str, str | None]] = []
+        self._in_sidebar = False
+        self._label: list[str] | None = None
+        self._link: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "nav" and "sidebar" in (attributes.get("class") or "").split():
+            self._in_sidebar = True
+        elif self._in_sidebar and tag == "li":
+            self._label, self._link = [], None
+        elif self._in_sidebar and tag == "a" and self._label is not None:
+            self._link = attributes.get("href")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "nav":
+            self._in_sidebar = False
+        elif tag == "li" and self._label is not None:
+            self.items.append(("".join(self._label).strip(), self._link))
+            self._label = None
+
+    def handle_data(self, data: str) -> None:
+        if self._label is not None:
+            self._label.append(data)
+
+
+def sidebar_of(client: Client) -> list[tuple[str, str | None]]:
+    parser = SidebarParser()
+    parser.feed(client.get(reverse("analytics:home")).content.decode())
+    return parser.items
+
+
+@pytest.mark.parametrize("role", list(Role), ids=role_id)
+def test_sidebar_shows_exactly_the_items_of_the_roles_capabilities(role, persona, logged_in):
+    expected = [
+        (str(item.label), reverse(item.url_name) if item.url_name else None)
+        for item in NAVIGATION
+        if item.capability in ROLE_CAPABILITIES[role]
+    ]
+
+    assert sidebar_of(logged_in(persona(role))) == expected
+
+
+@pytest.mark.parametrize("role", list(Role), ids=role_id)
+def test_sidebar_links_only_to_pages_the_role_can_open(role, persona, logged_in):
+    client = logged_in(persona(role))
+
+    links = [link for _, link in sidebar_of(client) if link is not None]
+
+    assert links  # every role has at least its home page
+    assert {link: client.get(link).status_code for link in links} == dict.fromkeys(links, 200)
