@@ -196,7 +196,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 LANGUAGE_COOKIE_NAME = "chairtime_language"
 USE_I18N = True
 USE_TZ = True
-USE_THOUSAND_SEPARATOR = True
+# No USE_THOUSAND_SEPARATOR: it would also group ids rendered in templates ("1,000");
+# figures are grouped explicitly with |intcomma, money with |money.
 TIME_ZONE = "UTC"
 
 # --- Static files -----------------------------------------------------------------------
