@@ -23,7 +23,6 @@ setup: $(STAMP) messages
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 messages: $(STAMP)
@@ -32,8 +31,8 @@ messages: $(STAMP)
 check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy .
-	$(BIN)/lint-imports
+	$(BIN)/mypy
+	PYTHONPATH=. $(BIN)/lint-imports
 	CHAIRTIME_ENV=test $(BIN)/python manage.py makemigrations --check --dry-run -v0
 
 test-sqlite: $(STAMP)

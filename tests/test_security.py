@@ -201,9 +201,7 @@ def test_behind_one_proxy_the_lockout_counts_the_address_the_proxy_saw(xuan, set
         log_in("xuan", "wrong", proxy, HTTP_X_FORWARDED_FOR="1.2.3.4")
 
     assert_locked_out(*log_in("xuan", PASSWORD, proxy, HTTP_X_FORWARDED_FOR="1.2.3.4"))
-    assert_locked_out(
-        *log_in("xuan", PASSWORD, proxy, HTTP_X_FORWARDED_FOR="9.9.9.9, 1.2.3.4")
-    )
+    assert_locked_out(*log_in("xuan", PASSWORD, proxy, HTTP_X_FORWARDED_FOR="9.9.9.9, 1.2.3.4"))
     assert_logged_in(*log_in("xuan", PASSWORD, proxy, HTTP_X_FORWARDED_FOR="5.6.7.8"))
 
 

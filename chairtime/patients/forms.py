@@ -85,7 +85,10 @@ class PatientForm(forms.Form):
     )  # fmt: skip
     home_branch = forms.ModelChoiceField(label=_("Home branch"), queryset=Branch.objects.none())
     birth_date = forms.DateField(
-        label=_("Birth date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Birth date"),
+        required=False,
+        # <input type="date"> only takes ISO dates; the locale's format would blank it.
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     sex = forms.ChoiceField(label=_("Sex"), choices=Sex.choices, initial=Sex.UNKNOWN)
     phone = forms.CharField(label=_("Mobile phone"), max_length=40, required=False)

@@ -89,7 +89,9 @@ SPAIN = Country(
     given_male=("Antonio", "José", "Manuel", "Francisco", "David", "Javier", "Daniel",
                 "Carlos", "Alejandro", "Pablo", "Jordi", "Íñigo"),
     cities=("Madrid", "Barcelona", "Valencia", "Sevilla", "Bilbao"),
-    chat_app="whatsapp", mobile_prefixes=("6", "7"), mobile_length=9, calling_code="34",
+    # Spanish mobile numbers start with 6 or 71-74 (78 too); the rest of 7 is not mobile.
+    chat_app="whatsapp", mobile_prefixes=("6", "71", "72", "73", "74"), mobile_length=9,
+    calling_code="34",
 )  # fmt: skip
 
 UNITED_STATES = Country(

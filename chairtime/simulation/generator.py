@@ -320,7 +320,8 @@ def _make_patients(
             for offset, branch in enumerate(homes):
                 batch.add(start + offset + 1, branch)
             made += batch.save()
-        context.referrer_ids.extend(row[0] for row in batch.patients)
+        for branch_id, patient_id in batch.referred_here:
+            context.referrer_ids.setdefault(branch_id, []).append(patient_id)
         bar.update(count)
     bar.close()
     reset_sequences(
@@ -341,7 +342,7 @@ class _PatientContext:
     channel_weights: list[int]
     tag_ids: list[int]
     zones: dict[int, ZoneInfo]
-    referrer_ids: list[int] = field(default_factory=list)
+    referrer_ids: dict[int, list[int]] = field(default_factory=dict)  # per home branch
 
 
 PATIENT_COLUMNS = (
@@ -359,13 +360,13 @@ class _PatientBatch:
     def __init__(self, context: _PatientContext, *, first_id: int) -> None:
         self.c = context
         self.next_id = first_id
-        self.now = datetime.now(tz=ZoneInfo("UTC"))
         self.patients: list[tuple[Any, ...]] = []
         self.phones: list[tuple[Any, ...]] = []
         self.chats: list[tuple[Any, ...]] = []
         self.consents: list[tuple[Any, ...]] = []
         self.alerts: list[tuple[Any, ...]] = []
         self.tags: list[tuple[Any, ...]] = []
+        self.referred_here: list[tuple[int, int]] = []  # (branch, patient) for later referrals
 
     def add(self, sequence: int, branch: Branch) -> None:
         rng, country, patient_id = self.c.rng, COUNTRIES[branch.country], self.next_id
@@ -373,38 +374,48 @@ class _PatientBatch:
         family, given, sex = country.person(rng)
         order = NameOrder.FAMILY_FIRST if country.family_first else NameOrder.GIVEN_FIRST
         display = compose_display_name(family_name=family, given_name=given, name_order=order)
-        years = self.c.config.history_years
-        first_seen = self.c.config.as_of - timedelta(days=int(rng.triangular(0, 365 * years, 0)))
+        first_seen = _first_visit(self.c.config, sequence)
+        registered_at = datetime.combine(first_seen, clock(10), tzinfo=self.c.zones[branch.pk])
+        age = int(rng.triangular(3, 85, 34))
         number = f"P{sequence:06d}"
         phones = [(country.phone(rng), "mobile")]
         if rng.random() < 0.1:
             phones.append((country.phone(rng), "home"))
         email = ""
-        if rng.random() < 0.4:
-            local = fold(f"{given}.{family}").replace(" ", "").encode("ascii", "ignore").decode()
+        if age >= 16 and rng.random() < 0.45:
+            ascii_name = fold(f"{given}.{family}").replace(" ", "").encode("ascii", "ignore")
+            local = ascii_name.decode().strip(".")  # a Chinese name leaves only the dot
             email = f"{local or 'patient'}{sequence}@example.com"
         doctors = self.c.staff[branch.pk].doctors
         preferred_doctor = rng.choice(doctors) if doctors and rng.random() < 0.4 else None
-        channel, by_patient, by_staff, external = self._source(doctors)
+        channel, by_patient, by_staff, external = self._source(branch, doctors)
         self.patients.append((
             patient_id, self.c.organization_id, branch.pk, number, family, given, order, display,
-            _birth_date(rng, first_seen, int(rng.triangular(3, 85, 34))), sex, email,
+            _birth_date(rng, first_seen, age), sex, email,
             country.language if rng.random() < 0.92 else "en", preferred_doctor,
             sorted(rng.sample(PreferredTime.values, rng.randint(0, 2))), channel, by_patient,
             by_staff, external, "",
             PatientStatus.INACTIVE if rng.random() < 0.02 else PatientStatus.ACTIVE, first_seen,
             build_search_key(display_name=display, family_name=family, given_name=given,
                              number=number, phones=[n for n, _ in phones]),
-            self.now, self.now,
+            registered_at, registered_at,
         ))  # fmt: skip
         self.phones += [(patient_id, n, k, i == 0) for i, (n, k) in enumerate(phones)]
-        self._extras(patient_id, country, phones[0][0], email, first_seen, branch)
+        self._extras(patient_id, country, phones[0][0], email, registered_at)
+        self._alert(patient_id, sex, age, registered_at)
+        self.referred_here.append((branch.pk, patient_id))
 
-    def _source(self, doctors: list[int]) -> tuple[int, int | None, int | None, str]:
-        """Where the patient came from: mostly channels, many by referral ("old brings new")."""
+    def _source(
+        self, branch: Branch, doctors: list[int]
+    ) -> tuple[int, int | None, int | None, str]:
+        """Where the patient came from: mostly channels, many by referral ("old brings new").
+
+        A referring patient is an earlier patient of the same branch (numbers follow first
+        visits, so the referrer came first)."""
         rng, roll, ids = self.c.rng, self.c.rng.random(), self.c.channel_ids
-        if roll < 0.18 and self.c.referrer_ids:
-            return ids["referral"], rng.choice(self.c.referrer_ids), None, ""
+        referrers = self.c.referrer_ids.get(branch.pk)
+        if roll < 0.18 and referrers:
+            return ids["referral"], rng.choice(referrers), None, ""
         if roll < 0.21 and doctors:
             return ids["referral"], None, rng.choice(doctors), ""
         if roll < 0.23:
@@ -419,8 +430,7 @@ class _PatientBatch:
         country: Country,
         phone: str,
         email: str,
-        first_seen: date,
-        branch: Branch,
+        at: datetime,
     ) -> None:
         rng = self.c.rng
         chat_app = ""
@@ -430,7 +440,6 @@ class _PatientBatch:
                 phone.lstrip("+") if chat_app != "wechat" else f"wxid_{rng.getrandbits(40):010x}"
             )
             self.chats.append((patient_id, chat_app, handle))
-        at = datetime.combine(first_seen, clock(10), tzinfo=self.c.zones[branch.pk])
         origin = rng.choice(
             (ConsentOrigin.PAPER_FORM, ConsentOrigin.PAPER_FORM, ConsentOrigin.WEB_FORM)
         )
@@ -443,11 +452,17 @@ class _PatientBatch:
         self.consents += [
             (patient_id, ch, pu, True, origin, at, "") for yes, ch, pu in wanted if yes
         ]
-        if rng.random() < 0.06:
-            kind, text, severity = rng.choice(ALERTS)
-            self.alerts.append((patient_id, kind, text, severity, True, self.now, self.now))
         if self.c.tag_ids and rng.random() < 0.15:
             self.tags.append((patient_id, rng.choice(self.c.tag_ids)))
+
+    def _alert(self, patient_id: int, sex: str, age: int, at: datetime) -> None:
+        """About 6% carry a medical alert; pregnancy only for women of childbearing age."""
+        if self.c.rng.random() >= 0.06:
+            return
+        can_be_pregnant = sex == "female" and 18 <= age <= 45
+        choices = [a for a in ALERTS if a[0] != AlertKind.PREGNANCY or can_be_pregnant]
+        kind, text, severity = self.c.rng.choice(choices)
+        self.alerts.append((patient_id, kind, text, severity, True, at, at))
 
     def save(self) -> int:
         made = insert_rows(Patient, PATIENT_COLUMNS, self.patients)
@@ -464,6 +479,14 @@ class _PatientBatch:
         )
         insert_rows(Patient.tags.through, ("patient", "tag"), self.tags)
         return made
+
+
+def _first_visit(config: SimulationConfig, sequence: int) -> date:
+    """The day patient number `sequence` first came. Numbers follow first visits, and the
+    organisation grows: the cumulative count rises with the square of time."""
+    span = 365 * config.history_years
+    progress = (sequence / max(config.patients, 1)) ** 0.5
+    return config.as_of - timedelta(days=span - int(span * progress))
 
 
 def _birth_date(rng: random.Random, first_seen: date, age: int) -> date | None:
