@@ -16,6 +16,8 @@ from config.env import ImproperSetting, env_bool, env_choice, env_int, env_list,
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CHAIRTIME_VAR_DIR", str(BASE_DIR / "var")))
+# Local state (the embedded database, test databases) lives here; a fresh clone has none.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 ENVIRONMENT = env_choice("CHAIRTIME_ENV", "development", ("development", "test", "production"))
 IS_PRODUCTION = ENVIRONMENT == "production"
