@@ -99,15 +99,23 @@ def build_search_key(
 
 
 def _next_patient_number(organization: Organization) -> str:
-    """Take the organisation's next number under a row lock: never the same one twice."""
-    Organization.objects.filter(pk=organization.pk).update(
-        patient_number_seq=F("patient_number_seq") + 1
-    )
-    # The UPDATE holds the row lock until commit, so this read sees our own increment.
-    sequence = Organization.objects.values_list("patient_number_seq", flat=True).get(
-        pk=organization.pk
-    )
-    return f"P{sequence:06d}"
+    """Take the organisation's next free number under a row lock: never the same twice.
+
+    Numbers staff typed by hand may already use the pattern ("P000042" from the old
+    system), so a taken one is skipped rather than refused.
+    """
+    while True:
+        Organization.objects.filter(pk=organization.pk).update(
+            patient_number_seq=F("patient_number_seq") + 1
+        )
+        # The UPDATE holds the row lock until commit, so this read sees our own increment.
+        sequence = Organization.objects.values_list("patient_number_seq", flat=True).get(
+            pk=organization.pk
+        )
+        number = f"P{sequence:06d}"
+        taken = Patient.objects.filter(organization=organization, number__iexact=number)
+        if not taken.exists():
+            return number
 
 
 _SCALAR_FIELDS = (

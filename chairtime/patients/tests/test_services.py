@@ -87,6 +87,17 @@ def test_refuses_a_number_taken_between_validation_and_saving(
     assert AuditEvent.objects.count() == events_before
 
 
+def test_skips_an_automatic_number_that_staff_already_typed_by_hand(
+    world: World, receptionist: User
+) -> None:
+    create_patient(actor=receptionist, data=an(world.branch_a, number="P000002"))
+
+    first = create_patient(actor=receptionist, data=an(world.branch_a))
+    second = create_patient(actor=receptionist, data=an(world.branch_a))
+
+    assert (first.number, second.number) == ("P000001", "P000003")
+
+
 def test_refuses_a_taken_number_on_update(world: World, receptionist: User) -> None:
     PatientFactory(home_branch=world.branch_a, number="P-77")
     patient = create_patient(actor=receptionist, data=an(world.branch_a))
