@@ -7,6 +7,7 @@ until Ctrl-C stops both.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -57,7 +58,12 @@ class Command(BaseCommand):
         python = sys.executable
         environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
         # Fixed argument lists: our own interpreter and modules, no user input.
-        worker = subprocess.Popen([python, "manage.py", "qcluster"], env=environment)  # noqa: S603
+        # The worker gets a process group of its own: a terminal's Ctrl-C goes to the demo
+        # and the server only, and the worker is stopped below the way django-q2 expects
+        # (SIGTERM to its main process; a signal to its whole group can hang it).
+        worker = subprocess.Popen(  # noqa: S603
+            [python, "manage.py", "qcluster"], env=environment, start_new_session=True
+        )
         server = subprocess.Popen(  # noqa: S603
             [
                 python, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
@@ -68,16 +74,31 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"\nChairtime: http://127.0.0.1:{port}/  (Ctrl-C stops)")
         )
+        # Stopped by a supervisor (SIGTERM) rather than Ctrl-C: still stop both children.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             server.wait()
         except KeyboardInterrupt:
             pass
         finally:
-            for process in (server, worker):
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
-            for process in (server, worker):
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            _stop(server, worker)
+
+
+def _stop(server: subprocess.Popen[bytes], worker: subprocess.Popen[bytes]) -> None:
+    for process in (server, worker):
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    try:
+        worker.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.pid, signal.SIGKILL)  # the cluster's children, if any outlived it
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
