@@ -1,6 +1,7 @@
 """How fast the clinic simulator fills a database, and how big the database gets.
 
     .venv/bin/python bench/simulator.py                 # clinic (10,000) and chain (100,000)
+    .venv/bin/python bench/simulator.py --sizes demo clinic chain
     .venv/bin/python bench/simulator.py --large         # ... and large (1,000,000, 100 branches)
     .venv/bin/python bench/simulator.py --database-url postgres://chairtime@127.0.0.1:5432/chairtime
 
@@ -8,7 +9,9 @@ Each size runs in a process and a database of its own: a fresh SQLite file in a 
 directory, or, with --database-url, a fresh PostgreSQL database created on that server
 (`chairtime_bench_<size>`, dropped afterwards; the database named in the URL is only
 used to connect). The table shows each size's throughput against the smallest size's, so
-a run on any machine says whether throughput holds as the data grows. See README.md.
+a run on any machine says whether throughput holds as the data grows: patients per second
+over the time before the appointment book, appointments per second over the book's own
+time (rota excluded). See README.md.
 """
 
 from __future__ import annotations
@@ -38,10 +41,17 @@ class Measurement:
     seconds: float
     database_bytes: int
     database: str  # vendor and version
+    appointments: int = 0
+    booking_seconds: float = 0.0  # of `seconds`
 
     @property
     def patients_per_second(self) -> float:
-        return self.patients / self.seconds if self.seconds else 0.0
+        before_booking = self.seconds - self.booking_seconds
+        return self.patients / before_booking if before_booking > 0 else 0.0
+
+    @property
+    def appointments_per_second(self) -> float:
+        return self.appointments / self.booking_seconds if self.booking_seconds else 0.0
 
 
 # --- the child: one size in one fresh database ---------------------------------------------
@@ -66,6 +76,8 @@ def measure_one(size: str) -> Measurement:
         branches=len(result.branches),
         patients=result.patients,
         seconds=result.seconds,
+        appointments=result.appointments,
+        booking_seconds=result.booking_seconds,
         database_bytes=_database_bytes(connection),
         database=f"{connection.display_name} {_server_version(connection)}",
     )
@@ -167,18 +179,24 @@ def run_child(size: str, database_url: str) -> Measurement:
 def table(measurements: list[Measurement]) -> str:
     first = measurements[0]
     header = (
-        f"{'size':<8} {'branches':>8} {'patients':>10} {'seconds':>8} {'patients/s':>11} "
-        f"{'database MB':>12} {'throughput vs ' + first.size:>22}"
+        f"{'size':<8} {'branches':>8} {'patients':>10} {'appointments':>12} {'seconds':>8} "
+        f"{'patients/s':>11} {'appts/s':>8} {'database MB':>12} "
+        f"{'patients/s vs ' + first.size:>20} {'appts/s vs ' + first.size:>17}"
     )
     lines = [header, "-" * len(header)]
     for m in measurements:
-        ratio = m.patients_per_second / first.patients_per_second
         lines.append(
-            f"{m.size:<8} {m.branches:>8,} {m.patients:>10,} {m.seconds:>8.1f} "
-            f"{m.patients_per_second:>11,.0f} {m.database_bytes / MEGABYTE:>12,.1f} "
-            f"{ratio:>21.2f}×"  # noqa: RUF001 - the multiplication sign is meant
+            f"{m.size:<8} {m.branches:>8,} {m.patients:>10,} {m.appointments:>12,} "
+            f"{m.seconds:>8.1f} {m.patients_per_second:>11,.0f} "
+            f"{m.appointments_per_second:>8,.0f} {m.database_bytes / MEGABYTE:>12,.1f} "
+            f"{_ratio(m.patients_per_second, first.patients_per_second):>19.2f}× "
+            f"{_ratio(m.appointments_per_second, first.appointments_per_second):>16.2f}×"
         )
     return "\n".join(lines)
+
+
+def _ratio(value: float, reference: float) -> float:
+    return value / reference if reference else 0.0
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """The REST API: one NinjaAPI with every app's router, mounted at /api/v1/ by config.urls.
 
 Errors keep one shape: 404 {"detail"} for missing and forbidden alike, 422 {"detail",
-"errors": {field: [messages]}} for bad input, in the language the request asks for.
+"errors": {field: [messages]}} for bad input, 409 with the same body when the input is
+valid but what it needs is taken (a Conflict), in the language the request asks for.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from chairtime.accounts.api import SessionAuth, TokenAuth
-from chairtime.core.errors import InvalidInput, NotFound
+from chairtime.core.errors import Conflict, InvalidInput, NotFound
 from chairtime.patients.api import router as patients_router
+from chairtime.scheduling.api import router as appointments_router
+from chairtime.scheduling.api import slots_router
 from chairtime.tenancy.api import router as tenancy_router
 
 _LOCATIONS = {"body", "payload", "query", "path", "filters"}
@@ -41,6 +44,12 @@ def build_api() -> NinjaAPI:
     def not_found(request: HttpRequest, exc: NotFound) -> HttpResponse:
         return api.create_response(request, {"detail": _("Not found.")}, status=404)
 
+    # Conflict is an InvalidInput: ninja picks the handler of the most specific class.
+    @api.exception_handler(Conflict)
+    def conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
+        body = {"detail": _("Something this needs is already taken."), "errors": exc.errors}
+        return api.create_response(request, body, status=409)
+
     @api.exception_handler(InvalidInput)
     def invalid_input(request: HttpRequest, exc: InvalidInput) -> HttpResponse:
         body = {"detail": _("The input is not valid."), "errors": exc.errors}
@@ -58,4 +67,6 @@ def build_api() -> NinjaAPI:
 
     api.add_router("/", tenancy_router)
     api.add_router("/patients", patients_router)
+    api.add_router("/appointments", appointments_router)
+    api.add_router("/slots", slots_router)
     return api

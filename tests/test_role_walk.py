@@ -17,30 +17,45 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from chairtime.accounts.models import ApiToken, User
 from chairtime.accounts.services import create_api_token
 from chairtime.patients.models import Patient
+from chairtime.scheduling.models import Appointment
+from chairtime.tenancy.access import default_branch_access
 from chairtime.tenancy.navigation import NAVIGATION
 from chairtime.tenancy.roles import ROLE_CAPABILITIES, Capability, Role
-from tests.factories import PatientFactory, UserFactory
+from tests.factories import AppointmentFactory, PatientFactory, UserFactory
 
 C = Capability
 
 
-def no_arguments(patient: Patient) -> dict[str, int]:
+def no_arguments(patient: Patient, user: User | None) -> dict[str, int]:
     return {}
 
 
-def of_patient(patient: Patient) -> dict[str, int]:
+def of_patient(patient: Patient, user: User | None) -> dict[str, int]:
     return {"patient_id": patient.pk}
 
 
+def appointment_of(patient: Patient, user: User | None) -> Appointment:
+    """A booked appointment of the patient in the branch the user works in on logging in
+    (the patient's home branch for anyone else), so that only the capability decides."""
+    access = default_branch_access(user) if user is not None else None
+    branch = access.branch if access is not None else patient.home_branch
+    return AppointmentFactory(branch=branch, patient=patient)
+
+
+def of_appointment(patient: Patient, user: User | None) -> dict[str, int]:
+    return {"appointment_id": appointment_of(patient, user).pk}
+
+
 class Page(NamedTuple):
-    """A page answering GET: its URL name, how to fill its URL, the capability it needs."""
+    """A page answering GET: its URL name, how to fill its URL (for the patient and the
+    user walking), the capability it needs."""
 
     url_name: str
-    kwargs: Callable[[Patient], dict[str, int]]
+    kwargs: Callable[[Patient, User | None], dict[str, int]]
     capability: Capability
 
-    def url(self, patient: Patient) -> str:
-        return reverse(self.url_name, kwargs=self.kwargs(patient))
+    def url(self, patient: Patient, user: User | None = None) -> str:
+        return reverse(self.url_name, kwargs=self.kwargs(patient, user))
 
 
 PAGES: tuple[Page, ...] = (
@@ -51,6 +66,15 @@ PAGES: tuple[Page, ...] = (
     Page("patients:patient_edit", of_patient, C.PATIENT_EDIT),
     Page("patients:patient_audit", of_patient, C.AUDIT_VIEW),
     Page("scheduling:resource_list", no_arguments, C.BRANCH_VIEW),
+    Page("scheduling:day_view", no_arguments, C.SCHEDULE_VIEW),
+    Page("scheduling:day_sheet", no_arguments, C.SCHEDULE_VIEW),
+    Page("scheduling:week_view", no_arguments, C.SCHEDULE_VIEW),
+    Page("scheduling:appointment_create", no_arguments, C.SCHEDULE_BOOK),
+    Page("scheduling:booking_patient_search", no_arguments, C.SCHEDULE_BOOK),
+    Page("scheduling:booking_slot_list", no_arguments, C.SCHEDULE_BOOK),
+    Page("scheduling:appointment_detail", of_appointment, C.SCHEDULE_VIEW),
+    Page("scheduling:appointment_move", of_appointment, C.SCHEDULE_BOOK),
+    Page("scheduling:calendar_feed", no_arguments, C.SCHEDULE_VIEW),
     Page("clinical:procedure_list", no_arguments, C.CATALOGUE_VIEW),
     Page("audit:event_list", no_arguments, C.AUDIT_VIEW),
     Page("accounts:token_list", no_arguments, C.API_TOKENS),
@@ -62,7 +86,7 @@ class Action(NamedTuple):
     """A POST-only endpoint: what it acts on, the form it takes, and what it needs."""
 
     url_name: str
-    target: Callable[[Patient, User], dict[str, int]]  # URL arguments; may create the target
+    target: Callable[[Patient, User], dict[str, int | str]]  # URL arguments; may create it
     data: dict[str, str | list[str]]
     capabilities: frozenset[Capability]  # every one of them is needed
     done_status: int  # the answer when the action is allowed
@@ -72,13 +96,25 @@ class Action(NamedTuple):
         return reverse(self.url_name, kwargs=self.target(patient, user))
 
 
-def patient_target(patient: Patient, user: User) -> dict[str, int]:
+def patient_target(patient: Patient, user: User) -> dict[str, int | str]:
     return {"patient_id": patient.pk}
 
 
-def own_token_target(patient: Patient, user: User) -> dict[str, int]:
+def own_token_target(patient: Patient, user: User) -> dict[str, int | str]:
     token, _secret = create_api_token(actor=user, name="Walk")
     return {"token_id": token.pk}
+
+
+def confirm_target(patient: Patient, user: User) -> dict[str, int | str]:
+    return {"appointment_id": appointment_of(patient, user).pk, "transition": "confirm"}
+
+
+def cancel_target(patient: Patient, user: User) -> dict[str, int | str]:
+    return {"appointment_id": appointment_of(patient, user).pk}
+
+
+def appointments_in(status: str) -> Callable[[Patient, User], int]:
+    return lambda patient, user: Appointment.objects.filter(patient=patient, status=status).count()
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -102,6 +138,16 @@ ACTIONS: tuple[Action, ...] = (
         frozenset({C.API_TOKENS}), 302,
         lambda patient, user: ApiToken.objects.filter(user=user, revoked_at__isnull=False).count(),
     ),
+    # Without htmx a step of the visit goes back to the day view.
+    Action(
+        "scheduling:appointment_status", confirm_target, {},
+        frozenset({C.SCHEDULE_BOOK}), 302, appointments_in("confirmed"),
+    ),
+    Action(
+        "scheduling:appointment_cancel", cancel_target,
+        {"cancelled_by": "patient", "reason": "Has the flu"},
+        frozenset({C.SCHEDULE_BOOK}), 302, appointments_in("cancelled"),
+    ),
 )  # fmt: skip
 PATIENT_ACTIONS = tuple(action for action in ACTIONS if action.target is patient_target)
 
@@ -112,6 +158,7 @@ NOT_PAGES = {
     "accounts:set_language",  # POST; public
     "core:health",  # public, for the load balancer; names no tenant
     "tenancy:switch_branch",  # POST; chairtime/tenancy/tests/test_access.py
+    "scheduling:calendar_feed_ics",  # public behind a secret; scheduling/tests/test_ical.py
 }
 # The admin is absent in production; the API has its own authentication and tests.
 SKIPPED_NAMESPACES = {"admin", "api"}
@@ -139,9 +186,10 @@ def patient(world) -> Patient:
 def test_role_opens_page_exactly_when_it_holds_the_capability(
     role, page, persona, logged_in, patient
 ):
-    client = logged_in(persona(role))
+    user = persona(role)
+    client = logged_in(user)
 
-    response = client.get(page.url(patient))
+    response = client.get(page.url(patient, user))
 
     expected = 200 if page.capability in ROLE_CAPABILITIES[role] else 404
     assert response.status_code == expected
@@ -256,7 +304,9 @@ def test_outsider_cannot_act_on_an_acme_patient(action, outsider, logged_in, pat
 
 @pytest.mark.parametrize("page", PAGES, ids=page_id)
 def test_user_without_membership_gets_not_found_everywhere(page, logged_in, patient):
-    response = logged_in(UserFactory()).get(page.url(patient))
+    user = UserFactory()
+
+    response = logged_in(user).get(page.url(patient, user))
 
     assert response.status_code == 404
 

@@ -356,7 +356,9 @@ def full_patient(world, persona) -> Patient:
 def test_every_page_is_served_with_a_strict_policy_and_no_inline_code(
     page: Page, persona, logged_in, full_patient
 ):
-    response = logged_in(persona(Role.OWNER)).get(page.url(full_patient))
+    owner = persona(Role.OWNER)
+
+    response = logged_in(owner).get(page.url(full_patient, owner))
 
     assert response.status_code == 200
     assert_hardened_headers(response)

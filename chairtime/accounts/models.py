@@ -62,6 +62,8 @@ class StaffProfile(TimeStampedModel):
         _("calendar colour"), max_length=7, default="#4c78a8", validators=[colour_validator]
     )
     phone = models.CharField(_("phone"), max_length=20, blank=True)
+    # Procedure categories (clinical.ProcedureCategory values) this clinician may perform.
+    procedure_categories = models.JSONField(_("qualified for"), default=list, blank=True)
 
     def __str__(self) -> str:
         return str(self.user)

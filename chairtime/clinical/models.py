@@ -62,6 +62,8 @@ class Procedure(TimeStampedModel):
     recall_interval_months = models.PositiveSmallIntegerField(
         _("recall interval (months)"), null=True, blank=True
     )
+    # Codes of the shared equipment it needs (scheduling.Equipment.code): ["cbct"].
+    equipment_codes = models.JSONField(_("equipment needed"), default=list, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -102,3 +104,35 @@ class ProcedurePrice(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.procedure.code} @ {self.branch.code}: {self.price} {self.branch.currency}"
+
+
+DEFAULT_BUFFER_MINUTES = 10
+SURGICAL_BUFFER_MINUTES = 15
+SURGICAL_CATEGORIES = frozenset({ProcedureCategory.SURGERY, ProcedureCategory.IMPLANT})
+
+
+class CleaningBuffer(models.Model):
+    """Minutes of cleaning and disinfection a chair needs after a procedure of a category.
+
+    Without a row the default applies: 15 minutes after surgery and implants, 10 after the
+    rest."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="cleaning_buffers"
+    )
+    category = models.CharField(_("category"), max_length=20, choices=ProcedureCategory.choices)
+    minutes = models.PositiveSmallIntegerField(_("minutes"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "category"], name="buffer_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category}: {self.minutes} min"
+
+    @staticmethod
+    def default_minutes(category: str) -> int:
+        return (
+            SURGICAL_BUFFER_MINUTES if category in SURGICAL_CATEGORIES else DEFAULT_BUFFER_MINUTES
+        )

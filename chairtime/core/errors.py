@@ -28,3 +28,9 @@ class InvalidInput(Exception):
     @classmethod
     def on(cls, field: str, message: Message) -> InvalidInput:
         return cls({field: [message]})
+
+
+class Conflict(InvalidInput):
+    """The input is valid but something it needs is taken (a chair, a doctor, a slot).
+
+    Pages show it like any field error; the API answers 409 instead of 422."""

@@ -105,7 +105,7 @@ class TimePreference:
 
 @dataclass(frozen=True)
 class SlotRequest:
-    """"Next openings for this procedure": who may do it, where, when.
+    """ "Next openings for this procedure": who may do it, where, when.
 
     `doctors` are the candidates in order of preference (the patient's preferred doctor
     first); `durations` gives a doctor's own duration where it differs from `duration`.

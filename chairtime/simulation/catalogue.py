@@ -22,22 +22,37 @@ class CatalogueEntry:
     needs_lab_case: bool = False
     needs_assistant: bool = False
     recall_months: int | None = None
+    equipment: tuple[str, ...] = ()  # codes of EQUIPMENT it needs
+
+
+@dataclass(frozen=True)
+class EquipmentEntry:
+    code: str
+    name: str
+    capacity: int  # units per branch
+
+
+# Every branch has these; procedures name them in `equipment`.
+EQUIPMENT: tuple[EquipmentEntry, ...] = (
+    EquipmentEntry("cbct", "CBCT scanner", 1),
+    EquipmentEntry("implant-motor", "Implant motor", 2),
+)
 
 
 def _e(code: str, en: str, vi: str, zh: str, es: str, category: str, tier: str, minutes: int,
        price: str, cost: str, *, lab: bool = False, assistant: bool = False,
-       recall: int | None = None) -> CatalogueEntry:  # fmt: skip
+       recall: int | None = None, equipment: tuple[str, ...] = ()) -> CatalogueEntry:  # fmt: skip
     return CatalogueEntry(
         code=code, names={"en": en, "vi": vi, "zh-hans": zh, "es": es}, category=category,
         tier=tier, minutes=minutes, reference_price=Decimal(price), cost_share=Decimal(cost),
-        needs_lab_case=lab, needs_assistant=assistant, recall_months=recall,
+        needs_lab_case=lab, needs_assistant=assistant, recall_months=recall, equipment=equipment,
     )  # fmt: skip
 
 
 CATALOGUE: tuple[CatalogueEntry, ...] = (
     _e("EXAM", "Examination and consultation", "Khám và tư vấn", "检查与咨询", "Revisión y consulta", "diagnostic", "experience", 20, "20", "0.10", recall=6),
     _e("XRAY-PAN", "Panoramic X-ray", "Chụp phim toàn cảnh", "全景X光片", "Radiografía panorámica", "diagnostic", "experience", 15, "40", "0.20"),
-    _e("CBCT", "Cone-beam CT scan", "Chụp CT Cone Beam", "锥形束CT", "TAC dental (CBCT)", "diagnostic", "conversion", 20, "120", "0.25"),
+    _e("CBCT", "Cone-beam CT scan", "Chụp CT Cone Beam", "锥形束CT", "TAC dental (CBCT)", "diagnostic", "conversion", 20, "120", "0.25", equipment=("cbct",)),
     _e("SCALE", "Scaling and polishing", "Cạo vôi và đánh bóng", "洁牙抛光", "Limpieza dental", "hygiene", "experience", 45, "60", "0.15", recall=6),
     _e("FLUOR", "Fluoride varnish", "Bôi fluor", "涂氟", "Barniz de flúor", "paediatric", "experience", 15, "25", "0.10", recall=6),
     _e("SEAL", "Fissure sealant (per tooth)", "Trám bít hố rãnh", "窝沟封闭", "Sellador de fisuras", "paediatric", "conversion", 20, "35", "0.15"),
@@ -51,7 +66,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
     _e("CROWN-M", "Porcelain-fused-to-metal crown", "Mão sứ kim loại", "烤瓷冠", "Corona metal-porcelana", "prosthetic", "regular", 60, "600", "0.35", lab=True),
     _e("BRIDGE", "Three-unit bridge", "Cầu răng 3 đơn vị", "三单位固定桥", "Puente de tres piezas", "prosthetic", "flagship", 90, "2400", "0.35", lab=True, assistant=True),
     _e("DENTURE", "Removable denture", "Hàm tháo lắp", "活动义齿", "Prótesis removible", "prosthetic", "regular", 45, "900", "0.40", lab=True),
-    _e("IMPL", "Implant placement", "Cấy ghép Implant", "种植体植入", "Colocación de implante", "implant", "flagship", 90, "2200", "0.30", assistant=True, recall=6),
+    _e("IMPL", "Implant placement", "Cấy ghép Implant", "种植体植入", "Colocación de implante", "implant", "flagship", 90, "2200", "0.30", assistant=True, recall=6, equipment=("implant-motor",)),
     _e("IMPL-AB", "Implant abutment and crown", "Mão sứ trên Implant", "种植基台与牙冠", "Pilar y corona sobre implante", "implant", "flagship", 60, "1200", "0.35", lab=True, assistant=True),
     _e("BONE", "Bone graft", "Ghép xương", "骨移植", "Injerto óseo", "implant", "flagship", 60, "600", "0.30", assistant=True),
     _e("ORTHO-C", "Orthodontic consultation", "Tư vấn chỉnh nha", "正畸咨询", "Consulta de ortodoncia", "orthodontic", "conversion", 30, "50", "0.10"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
 
@@ -109,3 +110,66 @@ UNITED_STATES = Country(
 )  # fmt: skip
 
 COUNTRIES: dict[str, Country] = {c.code: c for c in (VIETNAM, CHINA, SPAIN, UNITED_STATES)}
+
+
+# --- public holidays -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Holiday:
+    """Days a branch is closed: `days` days from `first_day`."""
+
+    first_day: date
+    days: int
+    name: str
+
+
+# Lunar New Year (Tết, 春节) falls between 21 January and 20 February; the table covers the
+# years a simulation reaches, and 5 February stands in for any other year.
+LUNAR_NEW_YEAR = {
+    2020: date(2020, 1, 25), 2021: date(2021, 2, 12), 2022: date(2022, 2, 1),
+    2023: date(2023, 1, 22), 2024: date(2024, 2, 10), 2025: date(2025, 1, 29),
+    2026: date(2026, 2, 17), 2027: date(2027, 2, 6), 2028: date(2028, 1, 26),
+    2029: date(2029, 2, 13), 2030: date(2030, 2, 3),
+}  # fmt: skip
+
+FIXED_HOLIDAYS: dict[str, tuple[tuple[int, int, int, str], ...]] = {
+    # (month, day, days, name)
+    "VN": ((1, 1, 1, "Tết Dương lịch"), (4, 30, 2, "Ngày Giải phóng và Quốc tế Lao động"),
+           (9, 2, 2, "Quốc khánh")),
+    "CN": ((1, 1, 1, "元旦"), (4, 4, 1, "清明节"), (5, 1, 3, "劳动节"), (10, 1, 3, "国庆节")),
+    "ES": ((1, 1, 1, "Año Nuevo"), (1, 6, 1, "Epifanía del Señor"),
+           (5, 1, 1, "Fiesta del Trabajo"), (8, 15, 1, "Asunción de la Virgen"),
+           (10, 12, 1, "Fiesta Nacional de España"), (11, 1, 1, "Todos los Santos"),
+           (12, 6, 1, "Día de la Constitución"), (12, 8, 1, "Inmaculada Concepción"),
+           (12, 25, 1, "Navidad")),
+    "US": ((1, 1, 1, "New Year's Day"), (7, 4, 1, "Independence Day"),
+           (12, 25, 1, "Christmas Day")),
+}  # fmt: skip
+
+
+def public_holidays(country: str, year: int) -> list[Holiday]:
+    """The country's public holidays of one year on which clinics close (a simplification:
+    no substitute days, and the lunar holidays from a table)."""
+    holidays = [
+        Holiday(date(year, m, d), days, name) for m, d, days, name in FIXED_HOLIDAYS[country]
+    ]
+    lunar = LUNAR_NEW_YEAR.get(year, date(year, 2, 5))
+    if country == "VN":  # from New Year's Eve, five days
+        holidays.append(Holiday(lunar - timedelta(days=1), 5, "Tết Nguyên Đán"))
+    elif country == "CN":
+        holidays.append(Holiday(lunar - timedelta(days=1), 4, "春节"))
+    elif country == "US":
+        holidays += [
+            Holiday(_nth_weekday(year, 5, 0, -1), 1, "Memorial Day"),
+            Holiday(_nth_weekday(year, 9, 0, 1), 1, "Labor Day"),
+            Holiday(_nth_weekday(year, 11, 3, 4), 1, "Thanksgiving Day"),
+        ]
+    return sorted(holidays, key=lambda holiday: holiday.first_day)
+
+
+def _nth_weekday(year: int, month: int, weekday: int, nth: int) -> date:
+    """The nth `weekday` (0 = Monday) of the month; nth = -1 is the last one."""
+    if nth > 0:
+        first = date(year, month, 1)
+        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (nth - 1))
+    last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+    return last - timedelta(days=(last.weekday() - weekday) % 7)

@@ -5,8 +5,10 @@ It is the data source of the demo, the tests and the benchmarks, so every capabi
 its own entities and behaviour here, as one more step of `simulate()`.
 
 It writes with bulk inserts (no per-row services and no audit events: this is history
-being made up, not work being done) and everything random comes from one seeded
-generator, so the same configuration always gives the same organisation.
+being made up, not work being done) and everything random comes from generators seeded
+from `seed`, so the same configuration always gives the same organisation. The steps
+after the patients (rota.py: working hours, leave, holidays, equipment; bookings.py: the
+appointment book) have generators of their own, so they never change the patients.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from django.db import transaction
 from tqdm import tqdm
 
 from chairtime.accounts.models import Seniority, Specialty, StaffProfile, User
-from chairtime.clinical.models import Procedure, ProcedurePrice
+from chairtime.clinical.models import Procedure, ProcedureCategory, ProcedurePrice
 from chairtime.core.text import fold
 from chairtime.marketing.models import Channel, ChannelFamily, ChannelKind
 from chairtime.patients.choices import (
@@ -47,10 +49,19 @@ from chairtime.patients.models import (
     Tag,
 )
 from chairtime.patients.services import build_search_key, compose_display_name
-from chairtime.scheduling.models import Chair
+from chairtime.scheduling.models import Appointment, Chair
+from chairtime.simulation.bookings import BookingWindow, book_branches, bookables
 from chairtime.simulation.bulk import insert_rows, next_id, reset_sequences
 from chairtime.simulation.catalogue import CATALOGUE
 from chairtime.simulation.countries import COUNTRIES, Country
+from chairtime.simulation.rota import (
+    BranchRota,
+    StaffPlan,
+    categories_for,
+    cover_categories,
+    make_durations,
+    make_rota,
+)
 from chairtime.tenancy.models import Branch, Membership, OpeningHours, Organization
 from chairtime.tenancy.roles import Role
 
@@ -68,6 +79,11 @@ class SimulationConfig:
     as_of: date = date(2026, 11, 1)  # "today" of the simulated history
     history_years: int = 3
     batch_size: int = 5_000
+    # The appointment book: days of history before as_of, days of future bookings from it,
+    # and the share of doctors' working time booked (cleaning buffers included).
+    history_days: int = 182
+    future_days: int = 42
+    utilisation: float = 0.8
 
 
 @dataclass
@@ -77,16 +93,18 @@ class SimulationResult:
     patients: int
     seconds: float
     staff: int = 0
+    appointments: int = 0
+    booking_seconds: float = 0.0  # of `seconds`, the appointment book's
 
     @property
     def patients_per_second(self) -> float:
-        return self.patients / self.seconds if self.seconds else 0.0
+        """Over the time before the appointment book."""
+        before_booking = self.seconds - self.booking_seconds
+        return self.patients / before_booking if before_booking > 0 else 0.0
 
-
-@dataclass
-class _BranchStaff:
-    doctors: list[int] = field(default_factory=list)
-    others: list[int] = field(default_factory=list)
+    @property
+    def appointments_per_second(self) -> float:
+        return self.appointments / self.booking_seconds if self.booking_seconds else 0.0
 
 
 CHANNELS: tuple[tuple[str, str, str, str, int], ...] = (
@@ -135,19 +153,62 @@ def simulate(config: SimulationConfig, *, progress: bool = False) -> SimulationR
             raise ValueError(f"countries: {code!r} is not one of {', '.join(COUNTRIES)}")
     if config.branches < 1 or config.patients < 0:
         raise ValueError("branches must be at least 1 and patients at least 0")
+    if config.history_days < 0 or config.future_days < 0:
+        raise ValueError("history_days and future_days must be at least 0")
+    if not 0 < config.utilisation <= 1:
+        raise ValueError("utilisation must be more than 0 and at most 1")
     started = time.perf_counter()
     rng = random.Random(config.seed)
+    window = _booking_window(config)
     with transaction.atomic():
         organization = Organization.objects.create(name=config.organization_name, slug=config.slug)
         branches = _make_branches(rng, config, organization)
         staff = _make_staff(rng, config, organization, branches)
-        _make_catalogue(organization, branches)
+        procedures = _make_catalogue(organization, branches)
         channels = _make_channels(organization)
         tags = Tag.objects.bulk_create(Tag(organization=organization, name=n) for n in TAGS)
+        rotas, durations = _make_rota(config, window, branches, staff, procedures)
     made = _make_patients(rng, config, organization, branches, staff, channels, tags, progress)
-    seconds = time.perf_counter() - started
+    booking_started = time.perf_counter()
+    appointments = 0
+    if window.first_day <= window.last_day:
+        bar = tqdm(total=len(branches), unit="branches", disable=not progress, mininterval=0.5)
+        appointments = book_branches(
+            config.seed, window, [rotas[b.pk] for b in branches], bookables(procedures),
+            durations, progress=bar,
+        )  # fmt: skip
+        bar.close()
+        reset_sequences(Appointment)
+    finished = time.perf_counter()
     staff_count = sum(len(s.doctors) + len(s.others) for s in staff.values())
-    return SimulationResult(organization, branches, made, seconds, staff_count)
+    return SimulationResult(
+        organization, branches, made, finished - started, staff_count, appointments,
+        finished - booking_started,
+    )  # fmt: skip
+
+
+def _booking_window(config: SimulationConfig) -> BookingWindow:
+    return BookingWindow(
+        first_day=config.as_of - timedelta(days=config.history_days),
+        as_of=config.as_of,
+        last_day=config.as_of + timedelta(days=config.future_days - 1),
+        utilisation=config.utilisation,
+    )
+
+
+def _make_rota(
+    config: SimulationConfig,
+    window: BookingWindow,
+    branches: list[Branch],
+    staff: dict[int, StaffPlan],
+    procedures: list[Procedure],
+) -> tuple[dict[int, BranchRota], dict[tuple[int, int], int]]:
+    """Working hours, leave, holidays, equipment and doctors' own durations. Leave and
+    holidays reach as far ahead as anyone may book, not only the simulated weeks."""
+    rng = random.Random(f"{config.seed}:rota")
+    horizon = config.as_of + timedelta(days=max(b.booking_horizon_days for b in branches))
+    rotas = make_rota(rng, branches, staff, window.first_day, max(horizon, window.last_day))
+    return rotas, make_durations(rng, staff, procedures)
 
 
 # --- organisation ------------------------------------------------------------------------
@@ -197,8 +258,11 @@ def _make_branches(
 
 def _make_staff(
     rng: random.Random, config: SimulationConfig, organization: Organization, branches: list[Branch]
-) -> dict[int, _BranchStaff]:
-    """Doctors, nurses, front desk and consultants per branch; owners and analysts above."""
+) -> dict[int, StaffPlan]:
+    """Doctors, nurses, front desk and consultants per branch; owners and analysts above.
+
+    Doctors are qualified for their specialty's procedure categories, and every category
+    of the catalogue has a doctor in every branch; nurses assist with everything."""
     chair_counts = _chairs_per_branch(branches)
     users: list[User] = []
     memberships: list[tuple[int, Branch | None, Role]] = []  # (user index, branch, role)
@@ -228,24 +292,42 @@ def _make_staff(
         Membership(user=users[i], organization=organization, branch=branch, role=role)
         for i, branch, role in memberships
     )
-    staff: dict[int, _BranchStaff] = {b.pk: _BranchStaff() for b in branches}
+    staff: dict[int, StaffPlan] = {b.pk: StaffPlan() for b in branches}
     profiles = []
     for i, home, role in memberships:
-        if home is None:
-            continue
-        if role == Role.DOCTOR:
-            staff[home.pk].doctors.append(users[i].pk)
-            profiles.append(
-                StaffProfile(
-                    user=users[i], title="Dr.", specialty=_weighted(rng, SPECIALTY_WEIGHTS),
-                    seniority=rng.choice(Seniority.values), licence_number=f"L{rng.randint(10**5, 10**6 - 1)}",
-                    calendar_colour=COLOURS[len(staff[home.pk].doctors) % len(COLOURS)],
-                )
-            )  # fmt: skip
-        else:
-            staff[home.pk].others.append(users[i].pk)
+        if home is not None:
+            profile = _enrol(rng, staff[home.pk], users[i], role)
+            if profile is not None:
+                profiles.append(profile)
+    needed = list(dict.fromkeys(entry.category for entry in CATALOGUE))
+    for branch_staff in staff.values():  # the lists are the profiles' own: covered in place
+        cover_categories([branch_staff.categories[d] for d in branch_staff.doctors], needed)
     StaffProfile.objects.bulk_create(profiles)
     return staff
+
+
+def _enrol(rng: random.Random, staff: StaffPlan, user: User, role: Role) -> StaffProfile | None:
+    """File a branch's staff member under their role. Doctors and nurses get a profile with
+    the procedure categories they may do (doctors: their specialty's; nurses: all)."""
+    if role == Role.DOCTOR:
+        staff.doctors.append(user.pk)
+        profile = StaffProfile(
+            user=user, title="Dr.", specialty=_weighted(rng, SPECIALTY_WEIGHTS),
+            seniority=rng.choice(Seniority.values), licence_number=f"L{rng.randint(10**5, 10**6 - 1)}",
+            calendar_colour=COLOURS[len(staff.doctors) % len(COLOURS)],
+        )  # fmt: skip
+        staff.categories[user.pk] = categories_for(profile.specialty)
+        profile.procedure_categories = staff.categories[user.pk]
+        staff.seniority[user.pk] = profile.seniority
+        return profile
+    staff.others.append(user.pk)
+    if role == Role.RECEPTIONIST:
+        staff.receptionists.append(user.pk)
+    if role != Role.NURSE:
+        return None
+    staff.nurses.append(user.pk)
+    staff.categories[user.pk] = list(ProcedureCategory.values)
+    return StaffProfile(user=user, procedure_categories=staff.categories[user.pk])
 
 
 def _chairs_per_branch(branches: list[Branch]) -> dict[int, int]:
@@ -255,13 +337,13 @@ def _chairs_per_branch(branches: list[Branch]) -> dict[int, int]:
     return counts
 
 
-def _make_catalogue(organization: Organization, branches: list[Branch]) -> None:
+def _make_catalogue(organization: Organization, branches: list[Branch]) -> list[Procedure]:
     procedures = Procedure.objects.bulk_create(
         Procedure(
             organization=organization, code=e.code, name=e.names["en"], names=e.names,
             category=e.category, ladder_tier=e.tier, default_duration_minutes=e.minutes,
             needs_lab_case=e.needs_lab_case, needs_assistant=e.needs_assistant,
-            recall_interval_months=e.recall_months,
+            recall_interval_months=e.recall_months, equipment_codes=list(e.equipment),
         )
         for e in CATALOGUE
     )  # fmt: skip
@@ -276,6 +358,7 @@ def _make_catalogue(organization: Organization, branches: list[Branch]) -> None:
                 ProcedurePrice(branch=branch, procedure=procedure, price=price, standard_cost=cost)
             )
     ProcedurePrice.objects.bulk_create(prices)
+    return procedures
 
 
 def _round_to(amount: Decimal, step: Decimal) -> Decimal:
@@ -296,7 +379,7 @@ def _make_patients(
     config: SimulationConfig,
     organization: Organization,
     branches: list[Branch],
-    staff: dict[int, _BranchStaff],
+    staff: dict[int, StaffPlan],
     channels: dict[str, Channel],
     tags: Sequence[Tag],
     progress: bool,
@@ -336,7 +419,7 @@ class _PatientContext:
     rng: random.Random
     config: SimulationConfig
     organization_id: int
-    staff: dict[int, _BranchStaff]
+    staff: dict[int, StaffPlan]
     channel_ids: dict[str, int]
     channel_choices: list[int]
     channel_weights: list[int]
@@ -504,10 +587,14 @@ def iter_sizes() -> Iterator[tuple[str, SimulationConfig]]:
     yield "demo", SimulationConfig(countries=("VN", "CN", "ES", "US"), branches=4, patients=5_000)
     yield "clinic", SimulationConfig(branches=1, patients=10_000)
     yield "chain", SimulationConfig(countries=("VN", "VN", "CN"), branches=20, patients=100_000)
+    # A quarter of history and four weeks ahead keep the million-patient run within minutes.
     yield (
         "large",
-        SimulationConfig(countries=("VN", "CN", "ES", "US"), branches=100, patients=1_000_000),
-    )
+        SimulationConfig(
+            countries=("VN", "CN", "ES", "US"), branches=100, patients=1_000_000,
+            history_days=91, future_days=28,
+        ),
+    )  # fmt: skip
 
 
 SIZES: dict[str, SimulationConfig] = dict(iter_sizes())

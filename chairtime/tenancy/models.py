@@ -51,6 +51,11 @@ class Branch(TimeStampedModel):
     address = models.TextField(_("address"), blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    booking_horizon_days = models.PositiveSmallIntegerField(
+        _("booking horizon (days)"),
+        default=183,
+        help_text=_("How far ahead appointments may be booked (six months by default)."),
+    )
 
     class Meta:
         constraints = [

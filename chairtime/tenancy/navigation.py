@@ -21,20 +21,24 @@ class NavItem:
     label: str | Promise
     capability: Capability
     url_name: str | None  # None: coming in a later release
-    app: str = ""  # highlights the item on every page of that URL namespace
+    app: str = ""  # highlights the item on every page of that URL namespace…
+    pages: tuple[str, ...] = ()  # …except these URL names, which highlight this item instead
 
 
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem(_("Today"), Capability.BRANCH_VIEW, "analytics:home", "analytics"),
     NavItem(_("Patients"), Capability.PATIENT_VIEW, "patients:patient_list", "patients"),
-    NavItem(_("Appointment book"), Capability.SCHEDULE_VIEW, None),
+    NavItem(_("Appointment book"), Capability.SCHEDULE_VIEW, "scheduling:day_view", "scheduling"),
     NavItem(_("Treatment and money"), Capability.TREATMENT_VIEW, None),
     NavItem(_("Care and messages"), Capability.CARE_VIEW, None),
     NavItem(_("Marketing"), Capability.MARKETING_VIEW, None),
     NavItem(_("Analytics"), Capability.ANALYTICS_VIEW, None),
     NavItem(_("Inventory"), Capability.INVENTORY_VIEW, None),
     NavItem(
-        _("Staff and chairs"), Capability.BRANCH_VIEW, "scheduling:resource_list", "scheduling"
+        _("Staff and chairs"),
+        Capability.BRANCH_VIEW,
+        "scheduling:resource_list",
+        pages=("scheduling:resource_list",),
     ),
     NavItem(_("Procedures"), Capability.CATALOGUE_VIEW, "clinical:procedure_list", "clinical"),
     NavItem(_("Audit log"), Capability.AUDIT_VIEW, "audit:event_list", "audit"),
@@ -49,13 +53,21 @@ class VisibleItem:
     is_current: bool
 
 
+def _is_current(item: NavItem, match: ResolverMatch | None) -> bool:
+    if match is None:
+        return False
+    if match.view_name in item.pages:
+        return True
+    claimed = any(match.view_name in other.pages for other in NAVIGATION)
+    return bool(item.app) and item.app == match.namespace and not claimed
+
+
 def visible_navigation(access: BranchAccess, match: ResolverMatch | None) -> list[VisibleItem]:
-    namespace = match.namespace if match else ""
     return [
         VisibleItem(
             label=item.label,
             url=reverse(item.url_name) if item.url_name else None,
-            is_current=bool(item.app) and item.app == namespace,
+            is_current=_is_current(item, match),
         )
         for item in NAVIGATION
         if access.can(item.capability)

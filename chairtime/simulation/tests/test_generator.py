@@ -4,6 +4,7 @@ it makes is valid data the rest of Chairtime can work with."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from decimal import Decimal
 from io import StringIO
 
@@ -13,13 +14,13 @@ from django.core.management import CommandError, call_command
 from django.core.validators import validate_email
 
 from chairtime.accounts.models import StaffProfile, User
-from chairtime.clinical.models import ProcedurePrice
+from chairtime.clinical.models import ProcedureCategory, ProcedurePrice
 from chairtime.core.text import fold
 from chairtime.patients.choices import NameOrder
 from chairtime.patients.models import MedicalAlert, Patient, PatientPhone
 from chairtime.patients.selectors import list_patients
 from chairtime.patients.services import PatientData, PhoneData, create_patient
-from chairtime.scheduling.models import Chair
+from chairtime.scheduling.models import Appointment, Chair
 from chairtime.simulation.catalogue import CATALOGUE
 from chairtime.simulation.countries import SPAIN, VIETNAM
 from chairtime.simulation.demo import DEMO_PASSWORD
@@ -33,8 +34,10 @@ MOBILE = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXE
 
 SMALL = SimulationConfig(
     seed=7, slug="small", organization_name="Small Dental", countries=("VN", "CN", "ES"),
-    branches=3, patients=300, min_chairs=2, max_chairs=5, batch_size=100,
+    branches=3, patients=300, min_chairs=2, max_chairs=5, batch_size=100, history_days=7,
+    future_days=7,
 )  # fmt: skip
+# The appointment book has tests of its own (test_appointments.py).
 
 
 @pytest.fixture
@@ -221,7 +224,11 @@ def test_patient_numbers_follow_first_visits_and_registration_times(small):
 
 
 def test_pregnancy_alerts_only_for_women_of_childbearing_age_and_no_email_for_children():
-    result = simulate(SimulationConfig(slug="alerts", patients=3000, seed=5, batch_size=1000))
+    result = simulate(
+        SimulationConfig(
+            slug="alerts", patients=3000, seed=5, batch_size=1000, history_days=0, future_days=0
+        )
+    )
     pregnant = MedicalAlert.objects.filter(
         patient__organization=result.organization, kind="pregnancy"
     ).select_related("patient")
@@ -309,7 +316,8 @@ def test_simulate_command_makes_an_organisation_of_the_given_size():
 
     call_command(
         "simulate", "--size", "clinic", "--patients", "40", "--seed", "3", "--slug", "cmd",
-        "--name", "Command Dental", "--verbosity", "0", stdout=output,
+        "--name", "Command Dental", "--history-days", "14", "--future-days", "7",
+        "--verbosity", "0", stdout=output,
     )  # fmt: skip
 
     organization = Organization.objects.get(slug="cmd")
@@ -318,6 +326,12 @@ def test_simulate_command_makes_an_organisation_of_the_given_size():
     assert Patient.objects.filter(organization=organization).count() == 40
     assert output.getvalue().startswith("Command Dental: 1 branches, ")
     assert " staff, 40 patients in " in output.getvalue()
+    made = Appointment.objects.filter(branch__organization=organization)
+    assert made.filter(starts_at__lt=datetime(2026, 10, 18, tzinfo=UTC)).count() == 0
+    assert made.filter(starts_at__gte=datetime(2026, 11, 8, tzinfo=UTC)).count() == 0
+    made = made.count()
+    assert made > 0
+    assert f"; {made} appointments (" in output.getvalue()
 
 
 def test_simulate_command_refuses_a_slug_that_exists():
@@ -353,4 +367,12 @@ def test_demo_command_without_serving_makes_one_login_per_role_and_only_one_chai
         assert set(login.memberships.values_list("organization", flat=True)) == {organization.pk}
     manager = logins.get(username="branch-manager")
     assert manager.memberships.count() == 2  # two branches, to try the switcher
+    first = organization.branches.order_by("code").first()
+    for login in (logins.get(username="doctor"), logins.get(username="nurse")):
+        # Bookable: qualified for everything, at work whenever the first branch is open.
+        assert set(login.staff_profile.procedure_categories) == set(ProcedureCategory.values)
+        assert sorted(
+            login.working_hours.values_list("branch", "weekday", "starts_at", "ends_at")
+        ) == sorted(first.opening_hours.values_list("branch", "weekday", "opens_at", "closes_at"))
+    assert Appointment.objects.filter(branch__organization=organization).count() > 10_000
     assert output.getvalue().count("Demo logins (password: chairtime-demo)") == 2

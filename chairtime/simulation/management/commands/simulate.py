@@ -13,7 +13,10 @@ from chairtime.tenancy.models import Organization
 
 
 class Command(BaseCommand):
-    help = "Generate a deterministic simulated clinic or chain (branches, staff, patients)."
+    help = (
+        "Generate a deterministic simulated clinic or chain (branches, staff, patients, "
+        "working hours, appointment book)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--size", choices=sorted(SIZES), default="demo", help="a named size")
@@ -24,6 +27,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--as-of", type=date.fromisoformat, help="the simulated today, YYYY-MM-DD"
         )
+        parser.add_argument("--history-days", type=int, help="days of appointment history")
+        parser.add_argument("--future-days", type=int, help="days of future bookings")
         parser.add_argument("--slug", help="the organisation's short name (must be new)")
         parser.add_argument("--name", help="the organisation's name")
 
@@ -32,7 +37,8 @@ class Command(BaseCommand):
         overrides = {
             "seed": options["seed"], "branches": options["branches"],
             "patients": options["patients"], "as_of": options["as_of"], "slug": options["slug"],
-            "organization_name": options["name"],
+            "organization_name": options["name"], "history_days": options["history_days"],
+            "future_days": options["future_days"],
             "countries": tuple(options["countries"].split(",")) if options["countries"] else None,
         }  # fmt: skip
         config = dataclasses.replace(
@@ -47,5 +53,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{result.organization.name}: {len(result.branches)} branches, {result.staff} staff, "
             f"{result.patients} patients in {result.seconds:.1f} s "
-            f"({result.patients_per_second:,.0f} patients/s)"
+            f"({result.patients_per_second:,.0f} patients/s); {result.appointments} appointments "
+            f"({result.appointments_per_second:,.0f}/s)"
         )
