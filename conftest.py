@@ -6,11 +6,12 @@ anything of acme's (and the other way round).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from chairtime.accounts.models import User
 from chairtime.tenancy.models import Branch, Organization
@@ -18,6 +19,15 @@ from chairtime.tenancy.roles import Role
 from tests.factories import BranchFactory, MembershipFactory, OrganizationFactory, UserFactory
 
 ORG_WIDE_ROLES = {Role.OWNER, Role.MARKETER, Role.ANALYST}
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Each test starts in the default language: a test-client request leaves the language
+    it was served in active in the thread, which would leak into the next test."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @dataclass

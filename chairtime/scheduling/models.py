@@ -232,6 +232,8 @@ class Appointment(TimeStampedModel):
             models.Index(fields=["doctor", "starts_at"], name="appointment_doctor_idx"),
             models.Index(fields=["chair", "starts_at"], name="appointment_chair_idx"),
             models.Index(fields=["patient", "starts_at"], name="appointment_patient_idx"),
+            # The SQLite no-overlap trigger looks up each resource's appointments.
+            models.Index(fields=["assistant", "starts_at"], name="appointment_assistant_idx"),
         ]
         constraints = [
             models.CheckConstraint(
