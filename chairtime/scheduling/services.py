@@ -473,11 +473,12 @@ def mark_no_show(
 ) -> Appointment:
     """Only once the appointment's time has come: before that the patient may still come."""
     current = now or timezone.now()
-    if current < appointment.starts_at:
+    locked = _locked(appointment, "no_show")  # read the time under the lock, not a stale copy
+    if current < locked.starts_at:
         raise InvalidInput.on(
             "status", _("A patient cannot miss an appointment that has not started.")
         )
-    return _transition(actor, appointment, "no_show", S.NO_SHOW, "no_show_at", current)
+    return _transition(actor, locked, "no_show", S.NO_SHOW, "no_show_at", current)
 
 
 @transaction.atomic
