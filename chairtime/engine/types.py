@@ -47,6 +47,26 @@ class ResourceKey:
     id: int
 
 
+def doctor_key(user_id: int) -> ResourceKey:
+    return ResourceKey(ResourceKind.DOCTOR, user_id)
+
+
+def assistant_key(user_id: int) -> ResourceKey:
+    return ResourceKey(ResourceKind.ASSISTANT, user_id)
+
+
+def chair_key(chair_id: int) -> ResourceKey:
+    return ResourceKey(ResourceKind.CHAIR, chair_id)
+
+
+def equipment_key(equipment_id: int) -> ResourceKey:
+    return ResourceKey(ResourceKind.EQUIPMENT, equipment_id)
+
+
+def patient_key(patient_id: int) -> ResourceKey:
+    return ResourceKey(ResourceKind.PATIENT, patient_id)
+
+
 @dataclass(frozen=True)
 class WeeklyWindow:
     """Open from `start` to `end` (wall clock, branch time zone) on `weekday` (0 = Monday)."""

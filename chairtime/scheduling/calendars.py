@@ -17,9 +17,13 @@ from chairtime.engine.types import (
     Interval,
     Resource,
     ResourceKey,
-    ResourceKind,
     Schedule,
     WeeklyWindow,
+    assistant_key,
+    chair_key,
+    doctor_key,
+    equipment_key,
+    patient_key,
 )
 from chairtime.scheduling.choices import RELEASED_STATUSES
 from chairtime.scheduling.models import (
@@ -34,26 +38,6 @@ from chairtime.tenancy.models import Branch, OpeningHours
 
 # A booking that starts before the window can still reach into it.
 MARGIN = timedelta(hours=12)
-
-
-def doctor_key(user_id: int) -> ResourceKey:
-    return ResourceKey(ResourceKind.DOCTOR, user_id)
-
-
-def assistant_key(user_id: int) -> ResourceKey:
-    return ResourceKey(ResourceKind.ASSISTANT, user_id)
-
-
-def chair_key(chair_id: int) -> ResourceKey:
-    return ResourceKey(ResourceKind.CHAIR, chair_id)
-
-
-def equipment_key(equipment_id: int) -> ResourceKey:
-    return ResourceKey(ResourceKind.EQUIPMENT, equipment_id)
-
-
-def patient_key(patient_id: int) -> ResourceKey:
-    return ResourceKey(ResourceKind.PATIENT, patient_id)
 
 
 @dataclass(frozen=True)

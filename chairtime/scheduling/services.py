@@ -26,18 +26,19 @@ from chairtime.audit.services import record_event
 from chairtime.clinical.models import CleaningBuffer, Procedure
 from chairtime.core.errors import Conflict, InvalidInput, NotFound
 from chairtime.engine.checks import check_proposal
-from chairtime.engine.types import Interval, Problem, ProblemCode, Proposal
-from chairtime.patients.models import Patient
-from chairtime.scheduling.calendars import (
-    ScheduleScope,
+from chairtime.engine.types import (
+    Interval,
+    Problem,
+    ProblemCode,
+    Proposal,
     assistant_key,
     chair_key,
     doctor_key,
     equipment_key,
-    load_schedule,
     patient_key,
-    window_around,
 )
+from chairtime.patients.models import Patient
+from chairtime.scheduling.calendars import ScheduleScope, load_schedule, window_around
 from chairtime.scheduling.choices import AppointmentStatus, CancelledBy
 from chairtime.scheduling.models import (
     Appointment,

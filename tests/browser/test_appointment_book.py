@@ -8,8 +8,6 @@ placed by app.js and the Content Security Policy working together.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -17,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, expect
 
 from chairtime.accounts.models import User
 from chairtime.clinical.models import Procedure
@@ -26,7 +24,8 @@ from chairtime.scheduling.choices import AppointmentStatus
 from chairtime.scheduling.models import Appointment, Chair
 from chairtime.tenancy.models import Branch
 from chairtime.tenancy.roles import Role
-from tests.browser.test_patient_flow import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, log_in
+from tests.browser.conftest import SCREENSHOTS
+from tests.browser.test_patient_flow import log_in
 from tests.factories import (
     AppointmentFactory,
     ChairFactory,
@@ -37,34 +36,9 @@ from tests.factories import (
     open_branch,
 )
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-# between browser steps are still plain synchronous calls.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 pytestmark = pytest.mark.browser
 
 HO_CHI_MINH = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(locale="en-GB", viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()
 
 
 @dataclass

@@ -10,10 +10,14 @@ from chairtime.engine.types import (
     Interval,
     Resource,
     ResourceKey,
-    ResourceKind,
     Schedule,
     SlotRequest,
     WeeklyWindow,
+    assistant_key,
+    chair_key,
+    doctor_key,
+    equipment_key,
+    patient_key,
 )
 
 MINUTE = timedelta(minutes=1)
@@ -41,24 +45,9 @@ def weekly(
     return tuple(WeeklyWindow(day, hm(start), hm(end)) for day in days)
 
 
-def doctor(id: int) -> ResourceKey:
-    return ResourceKey(ResourceKind.DOCTOR, id)
-
-
-def chair(id: int) -> ResourceKey:
-    return ResourceKey(ResourceKind.CHAIR, id)
-
-
-def assistant(id: int) -> ResourceKey:
-    return ResourceKey(ResourceKind.ASSISTANT, id)
-
-
-def equipment(id: int) -> ResourceKey:
-    return ResourceKey(ResourceKind.EQUIPMENT, id)
-
-
-def patient(id: int) -> ResourceKey:
-    return ResourceKey(ResourceKind.PATIENT, id)
+# Short names for the keys, so hand-made schedules read like the calendar they describe.
+doctor, chair, assistant = doctor_key, chair_key, assistant_key
+equipment, patient = equipment_key, patient_key
 
 
 def resource(key: ResourceKey, weekly_hours: tuple[WeeklyWindow, ...] = (), **fields) -> Resource:
