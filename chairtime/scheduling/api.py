@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,11 +34,10 @@ from chairtime.scheduling.models import Appointment, Chair
 from chairtime.scheduling.selectors import (
     Slot,
     SlotQuery,
-    day_bounds,
     find_slots,
-    list_appointments,
     list_branch_doctors,
     list_qualified_doctors,
+    search_appointments,
 )
 from chairtime.scheduling.services import (
     BookingRequest,
@@ -365,20 +364,10 @@ def _with_details(appointment: Appointment) -> Appointment:
 def appointment_list(request: HttpRequest, filters: Query[ListFilters]) -> Any:
     access = api_branch_access(request)
     access.require(Capability.SCHEDULE_VIEW)
-    return _filtered(access, filters)
-
-
-def _filtered(access: BranchAccess, filters: ListFilters) -> QuerySet[Appointment]:
-    if filters.day is not None:
-        bounds = day_bounds(access.branch, filters.day)
-        rows = list_appointments(branch=access.branch, start=bounds.start, end=bounds.end)
-    else:
-        rows = Appointment.objects.filter(branch=access.branch).order_by("starts_at", "pk")
-    wanted = {"doctor_id": filters.doctor, "chair_id": filters.chair, "patient_id": filters.patient}
-    rows = rows.filter(**{k: v for k, v in wanted.items() if v is not None})
-    return rows.select_related(
-        "branch", "patient", "procedure", "doctor", "chair"
-    ).prefetch_related("equipment")
+    return search_appointments(
+        branch=access.branch, day=filters.day, doctor_id=filters.doctor,
+        chair_id=filters.chair, patient_id=filters.patient,
+    )  # fmt: skip
 
 
 @router.get("/{int:appointment_id}", response=AppointmentOut, summary="One appointment")

@@ -124,6 +124,27 @@ def list_appointments(
     ).order_by("starts_at", "chair__sort_order", "pk")
 
 
+def search_appointments(
+    *,
+    branch: Branch,
+    day: date | None = None,
+    doctor_id: int | None = None,
+    chair_id: int | None = None,
+    patient_id: int | None = None,
+) -> QuerySet[Appointment]:
+    """The branch's appointments on a local day and/or of a doctor, chair or patient."""
+    if day is not None:
+        bounds = day_bounds(branch, day)
+        rows = list_appointments(branch=branch, start=bounds.start, end=bounds.end)
+    else:
+        rows = Appointment.objects.filter(branch=branch).order_by("starts_at", "pk")
+    wanted = {"doctor_id": doctor_id, "chair_id": chair_id, "patient_id": patient_id}
+    rows = rows.filter(**{field: value for field, value in wanted.items() if value is not None})
+    return rows.select_related(
+        "branch", "patient", "procedure", "doctor", "chair"
+    ).prefetch_related("equipment")
+
+
 # --- the slot finder ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class SlotQuery:
