@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "chairtime.audit",
     "chairtime.marketing",
     "chairtime.clinical",
+    "chairtime.billing",
     "chairtime.scheduling",
     "chairtime.patients",
     "chairtime.analytics",

@@ -56,6 +56,13 @@ class Branch(TimeStampedModel):
         default=183,
         help_text=_("How far ahead appointments may be booked (six months by default)."),
     )
+    plan_validity_days = models.PositiveSmallIntegerField(
+        _("treatment plans valid for (days)"),
+        default=90,
+        help_text=_("A proposed plan not accepted within this many days expires."),
+    )
+    # Money dated on or before this day is closed: only `money.edit_locked` may change it.
+    financial_lock_date = models.DateField(_("financial lock date"), null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -39,7 +39,9 @@ class Capability(StrEnum):
     TREATMENT_EDIT = "treatment.edit"
     MONEY_VIEW = "money.view"
     MONEY_COLLECT = "money.collect"
-    MONEY_EDIT_LOCKED = "money.edit_locked"
+    MONEY_ADJUST = "money.adjust"  # refunds, write-offs, voids, discounts on invoices
+    MONEY_CLOSE_PERIOD = "money.close_period"  # move the branch's financial lock date
+    MONEY_EDIT_LOCKED = "money.edit_locked"  # change money dated before the lock date
     CARE_VIEW = "care.view"
     CARE_WORK = "care.work"
     MARKETING_VIEW = "marketing.view"

@@ -25,6 +25,8 @@ EXPECTED: dict[Capability, set[Role]] = {
     Capability.TREATMENT_EDIT: {O, M, D, C},
     Capability.MONEY_VIEW: {O, M, D, R, C, A},
     Capability.MONEY_COLLECT: {O, M, R},
+    Capability.MONEY_ADJUST: {O, M},
+    Capability.MONEY_CLOSE_PERIOD: {O, M},
     Capability.MONEY_EDIT_LOCKED: {O},
     Capability.CARE_VIEW: {O, M, D, N, R, C, A},
     Capability.CARE_WORK: {O, M, D, R, C},
