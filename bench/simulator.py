@@ -11,7 +11,8 @@ directory, or, with --database-url, a fresh PostgreSQL database created on that 
 used to connect). The table shows each size's throughput against the smallest size's, so
 a run on any machine says whether throughput holds as the data grows: patients per second
 over the time before the appointment book, appointments per second over the book's own
-time (rota excluded). See README.md.
+time (rota excluded), invoices per second over the time the plans' rows, production,
+ladder and money took ("money s"). See README.md.
 """
 
 from __future__ import annotations
@@ -43,11 +44,19 @@ class Measurement:
     database: str  # vendor and version
     appointments: int = 0
     booking_seconds: float = 0.0  # of `seconds`
+    plans: int = 0
+    invoices: int = 0
+    payments: int = 0
+    money_seconds: float = 0.0  # of `seconds`: plans' rows, production, ladder, money
 
     @property
     def patients_per_second(self) -> float:
-        before_booking = self.seconds - self.booking_seconds
+        before_booking = self.seconds - self.booking_seconds - self.money_seconds
         return self.patients / before_booking if before_booking > 0 else 0.0
+
+    @property
+    def invoices_per_second(self) -> float:
+        return self.invoices / self.money_seconds if self.money_seconds else 0.0
 
     @property
     def appointments_per_second(self) -> float:
@@ -78,6 +87,10 @@ def measure_one(size: str) -> Measurement:
         seconds=result.seconds,
         appointments=result.appointments,
         booking_seconds=result.booking_seconds,
+        plans=result.plans,
+        invoices=result.invoices,
+        payments=result.payments,
+        money_seconds=result.money_seconds,
         database_bytes=_database_bytes(connection),
         database=f"{connection.display_name} {_server_version(connection)}",
     )
@@ -180,7 +193,8 @@ def table(measurements: list[Measurement]) -> str:
     first = measurements[0]
     header = (
         f"{'size':<8} {'branches':>8} {'patients':>10} {'appointments':>12} {'seconds':>8} "
-        f"{'patients/s':>11} {'appts/s':>8} {'database MB':>12} "
+        f"{'patients/s':>11} {'appts/s':>8} {'plans':>7} {'invoices':>9} {'money s':>8} "
+        f"{'invoices/s':>10} {'database MB':>12} "
         f"{'patients/s vs ' + first.size:>20} {'appts/s vs ' + first.size:>17}"
     )
     lines = [header, "-" * len(header)]
@@ -188,7 +202,9 @@ def table(measurements: list[Measurement]) -> str:
         lines.append(
             f"{m.size:<8} {m.branches:>8,} {m.patients:>10,} {m.appointments:>12,} "
             f"{m.seconds:>8.1f} {m.patients_per_second:>11,.0f} "
-            f"{m.appointments_per_second:>8,.0f} {m.database_bytes / MEGABYTE:>12,.1f} "
+            f"{m.appointments_per_second:>8,.0f} {m.plans:>7,} {m.invoices:>9,} "
+            f"{m.money_seconds:>8.1f} {m.invoices_per_second:>10,.0f} "
+            f"{m.database_bytes / MEGABYTE:>12,.1f} "
             f"{_ratio(m.patients_per_second, first.patients_per_second):>19.2f}× "
             f"{_ratio(m.appointments_per_second, first.appointments_per_second):>16.2f}×"
         )

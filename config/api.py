@@ -14,6 +14,8 @@ from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from chairtime.accounts.api import SessionAuth, TokenAuth
+from chairtime.billing.api import router as money_router
+from chairtime.clinical.api import router as treatment_router
 from chairtime.core.errors import Conflict, InvalidInput, NotFound
 from chairtime.patients.api import router as patients_router
 from chairtime.scheduling.api import router as appointments_router
@@ -69,4 +71,6 @@ def build_api() -> NinjaAPI:
     api.add_router("/patients", patients_router)
     api.add_router("/appointments", appointments_router)
     api.add_router("/slots", slots_router)
+    api.add_router("/money", money_router)
+    api.add_router("/treatment", treatment_router)
     return api

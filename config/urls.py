@@ -15,7 +15,8 @@ urlpatterns = [
     path("branches/", include("chairtime.tenancy.urls")),
     path("patients/", include("chairtime.patients.urls")),
     path("scheduling/", include("chairtime.scheduling.urls")),
-    path("catalogue/", include("chairtime.clinical.urls")),
+    path("", include("chairtime.clinical.urls")),
+    path("money/", include("chairtime.billing.urls")),
     path("audit/", include("chairtime.audit.urls")),
     path("api/v1/", api.urls),
 ]

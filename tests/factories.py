@@ -266,3 +266,30 @@ def make_nurse(
 ) -> User:
     """A nurse (assistant) of the branch, working 08:00-20:00 on `weekdays` (Mon-Sat)."""
     return _clinician(branch, Role.NURSE, [], weekdays, **user_fields)
+
+
+# --- procedures performed (billing tests) ---------------------------------------------------
+from decimal import Decimal  # noqa: E402
+
+from chairtime.clinical.models import PerformedProcedure  # noqa: E402
+
+
+class PerformedProcedureFactory(DjangoModelFactory):
+    """Production written straight to the table (the clinical services record it when a
+    visit is completed): one unit at 500,000 unless told otherwise; `amount` follows."""
+
+    class Meta:
+        model = PerformedProcedure
+
+    branch = factory.SubFactory(BranchFactory)
+    patient = factory.SubFactory(PatientFactory, home_branch=factory.SelfAttribute("..branch"))
+    procedure = factory.SubFactory(
+        ProcedureFactory, organization=factory.SelfAttribute("..branch.organization")
+    )
+    doctor = factory.SubFactory(UserFactory)
+    performed_at = datetime(2030, 1, 7, 3, 0, tzinfo=UTC)
+    chair_minutes = 30
+    quantity = 1
+    unit_price = Decimal("500000")
+    discount = Decimal("0")
+    amount = factory.LazyAttribute(lambda p: p.quantity * Decimal(p.unit_price) - p.discount)

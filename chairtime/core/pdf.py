@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.http import HttpResponse
 from django.utils.text import slugify
 
@@ -30,10 +31,17 @@ def _static_file(url: str) -> Path:
     relative = path.split("/static/", 1)[1].split("?", 1)[0]
     if ".." in relative.split("/"):
         raise RefusedResource(url)
-    found = finders.find(relative)
+    found = finders.find(_source_name(relative))
     if not found:
         raise RefusedResource(url)
     return Path(str(found))
+
+
+def _source_name(relative: str) -> str:
+    """The file behind a name `{% static %}` wrote: in production the manifest storage links
+    hashed copies ("css/app.55e7cbd3b4f8.css"), which we read from their source instead."""
+    hashed_files: dict[str, str] = getattr(staticfiles_storage, "hashed_files", None) or {}
+    return next((name for name, hashed in hashed_files.items() if hashed == relative), relative)
 
 
 def _fetcher() -> Any:

@@ -26,6 +26,7 @@ from pydantic.config import JsonDict
 from chairtime.accounts.access import acting_user
 from chairtime.accounts.models import User
 from chairtime.clinical.models import Procedure
+from chairtime.clinical.services import complete_visit_as_booked
 from chairtime.core.errors import InvalidInput
 from chairtime.patients.choices import PreferredTime
 from chairtime.patients.models import Patient
@@ -46,7 +47,6 @@ from chairtime.scheduling.services import (
     book_series,
     book_walk_in,
     cancel_appointment,
-    complete_appointment,
     confirm_appointment,
     mark_no_show,
     reschedule_appointment,
@@ -504,9 +504,16 @@ def appointment_seat(request: HttpRequest, appointment_id: int) -> Appointment:
     return _step(request, appointment_id, seat_appointment)
 
 
-@router.post("/{int:appointment_id}/complete", response=AppointmentOut, summary="Complete")
+@router.post(
+    "/{int:appointment_id}/complete",
+    response=AppointmentOut,
+    summary="Complete",
+    description="Records what was done as booked: the plan items booked on it at their "
+    "agreed price, else its procedure at the branch's price (to record something else, use "
+    "POST /treatment/visits/{appointment_id}/complete).",
+)
 def appointment_complete(request: HttpRequest, appointment_id: int) -> Appointment:
-    return _step(request, appointment_id, complete_appointment)
+    return _step(request, appointment_id, complete_visit_as_booked)
 
 
 @router.post(

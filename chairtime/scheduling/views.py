@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 
 from chairtime.accounts.access import acting_user
 from chairtime.accounts.models import User
+from chairtime.clinical.services import complete_visit_as_booked
 from chairtime.core.errors import InvalidInput, NotFound
 from chairtime.core.http import is_htmx
 from chairtime.patients.selectors import list_patients
@@ -69,7 +70,6 @@ from chairtime.scheduling.services import (
     arrive_appointment,
     book_appointment,
     cancel_appointment,
-    complete_appointment,
     confirm_appointment,
     mark_no_show,
     reschedule_appointment,
@@ -92,7 +92,7 @@ TRANSITIONS: dict[str, tuple[Transition, Any]] = {
     "confirm": (confirm_appointment, gettext_lazy("Confirm")),
     "arrive": (arrive_appointment, gettext_lazy("Arrived")),
     "seat": (seat_appointment, gettext_lazy("Seated")),
-    "complete": (complete_appointment, gettext_lazy("Completed")),
+    "complete": (complete_visit_as_booked, gettext_lazy("Completed")),
     "no_show": (mark_no_show, gettext_lazy("No-show")),
 }
 

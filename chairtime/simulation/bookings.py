@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from itertools import accumulate
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from django.db import transaction
 
@@ -44,6 +44,9 @@ from chairtime.scheduling.models import Appointment
 from chairtime.simulation.bulk import insert_rows, next_id
 from chairtime.simulation.rota import SLOT_MINUTES, BranchRota, slot_range
 
+if TYPE_CHECKING:
+    from chairtime.simulation.treatment import PlanBook, PlanItem
+
 S = AppointmentStatus
 DAY = timedelta(days=1)
 LATE_CANCELLATION = timedelta(hours=24)
@@ -54,6 +57,7 @@ FIRST_VISITS = (("EXAM", 70), ("ORTHO-C", 15), ("SCALE", 10), ("WHITEN", 5))
 FIRST_VISIT_FROM = 10 * 60 + 30  # new patients register at 10:00 (see generator.py)
 RECENT_PATIENTS = timedelta(days=60)  # new patients come back for their treatment
 VISIT_GAP_DAYS = 7  # at most one visit a week: a small practice's patients are not daily guests
+WAITING_SHARE = 0.2  # of bookings: a patient with accepted treatment to book (see treatment.py)
 MOST_FAILURES = 40  # a day is full once this many attempts found no room
 PATIENT_REASONS = ("Feeling unwell", "Work commitment", "Travelling", "Family matter",
                    "Cost", "Booked elsewhere", "No reason given")  # fmt: skip
@@ -94,6 +98,7 @@ class Bookable:
     recall_months: int | None
     equipment: tuple[str, ...]
     weight: float
+    tier: str = ""
 
 
 def bookables(procedures: Sequence[Procedure]) -> list[Bookable]:
@@ -103,6 +108,7 @@ def bookables(procedures: Sequence[Procedure]) -> list[Bookable]:
             buffer_minutes=CleaningBuffer.default_minutes(p.category),
             needs_assistant=p.needs_assistant, recall_months=p.recall_interval_months,
             equipment=tuple(p.equipment_codes), weight=TIER_WEIGHTS[p.ladder_tier],
+            tier=p.ladder_tier,
         )
         for p in procedures
     ]  # fmt: skip
@@ -116,6 +122,17 @@ class BookingWindow:
     utilisation: float
 
 
+class Clinic(Protocol):
+    """What happens around the book: plans presented at consultations and booked at later
+    visits (treatment.py), then production and money once the branch's book is full."""
+
+    def plans_for(self, rota: BranchRota) -> PlanBook: ...
+
+    def after_book(
+        self, rota: BranchRota, plans: PlanBook, rows: Sequence[tuple[Any, ...]]
+    ) -> None: ...
+
+
 def book_branches(
     seed: int,
     window: BookingWindow,
@@ -123,6 +140,7 @@ def book_branches(
     procedures: Sequence[Bookable],
     durations: dict[tuple[int, int], int],
     progress: Any = None,
+    clinic: Clinic | None = None,
 ) -> int:
     """Fill every branch's book, one transaction per branch; returns how many were made.
     Each branch has a random generator of its own, seeded from `seed` and its code."""
@@ -130,8 +148,11 @@ def book_branches(
     for rota in rotas:
         rng = random.Random(f"{seed}:book:{rota.branch.code}")
         with transaction.atomic():
-            book = _BranchBook(rng, window, rota, procedures, durations)
+            plans = clinic.plans_for(rota) if clinic is not None else None
+            book = _BranchBook(rng, window, rota, procedures, durations, plans)
             made += book.fill()
+            if clinic is not None and plans is not None:
+                clinic.after_book(rota, plans, book.rows)
         if progress is not None:
             progress.update(1)
     return made
@@ -148,7 +169,7 @@ class _Patients:
             .order_by("pk")
             .values_list(
                 "pk", "first_seen_on", "created_at", "preferred_doctor_id", "preferred_times",
-                "source_channel__code", "status",
+                "source_channel__code", "status", "display_name",
             )
         )  # fmt: skip
         self.ids = [row[0] for row in rows]
@@ -158,6 +179,7 @@ class _Patients:
         self.doctor = [row[3] for row in rows]
         self.times = [row[4] for row in rows]
         self.walks_in = [row[5] == "walk-in" for row in rows]
+        self.names = [row[7] for row in rows]
         active = [row[6] == PatientStatus.ACTIVE for row in rows]
         # Half come rarely, a third now and then, a sixth often (treatments, braces).
         weights = [
@@ -241,8 +263,10 @@ class _BranchBook:
         rota: BranchRota,
         procedures: Sequence[Bookable],
         durations: dict[tuple[int, int], int],
+        plans: PlanBook | None = None,
     ) -> None:
         self.rng, self.window, self.rota, self.durations = rng, window, rota, durations
+        self.plans = plans
         self.procedures = list(procedures)
         self.cumulative = list(accumulate(p.weight for p in procedures))
         by_code = {p.code: p for p in procedures}
@@ -279,12 +303,22 @@ class _BranchBook:
         target = today.capacity * self.window.utilisation * rng.uniform(0.9, 1.1)
         booked = self._used(today)
         failures = 0
+        plans, day_start = self.plans, self.midnight(day)
         while booked < target and failures < MOST_FAILURES:
             procedure = self.procedures[
                 bisect_right(self.cumulative, rng.random() * self.cumulative[-1])
             ]
-            patient = self.patients.pick(rng, day)
-            slots = None if patient is None else self._book(today, day, procedure, patient)
+            item = patient = None
+            if plans is not None and rng.random() < WAITING_SHARE:
+                patient = plans.waiting_patient(rng)
+                item = None if patient is None else plans.next_for(patient, day_start)
+            if item is None:
+                patient = self.patients.pick(rng, day)
+                if plans is not None and patient is not None:
+                    item = plans.next_for(patient, day_start)
+            if item is not None:
+                procedure = item.procedure
+            slots = None if patient is None else self._book(today, day, procedure, patient, item)
             booked += slots or 0
             failures += slots is None
 
@@ -292,7 +326,13 @@ class _BranchBook:
         return today.capacity - sum(mask.bit_count() for mask in today.doctors.values())
 
     def _book(
-        self, today: _Day, day: date, procedure: Bookable, index: int, first_visit: bool = False
+        self,
+        today: _Day,
+        day: date,
+        procedure: Bookable,
+        index: int,
+        item: PlanItem | None = None,
+        first_visit: bool = False,
     ) -> int | None:
         """Place one appointment and record it; returns the doctor slots it takes."""
         if day.toordinal() - self.patients.last_visit[index] < VISIT_GAP_DAYS:
@@ -302,7 +342,7 @@ class _BranchBook:
         if placement is None:
             return None
         self.patients.last_visit[index] = day.toordinal()
-        self._record(day, procedure, index, placement, first_visit)
+        self._record(day, procedure, index, placement, first_visit, item)
         return placement.slots
 
     # --- where and with whom ------------------------------------------------------------
@@ -396,7 +436,13 @@ class _BranchBook:
         return instant
 
     def _record(
-        self, day: date, procedure: Bookable, index: int, placement: _Placement, first_visit: bool
+        self,
+        day: date,
+        procedure: Bookable,
+        index: int,
+        placement: _Placement,
+        first_visit: bool,
+        item: PlanItem | None = None,
     ) -> None:
         rng, patients = self.rng, self.patients
         starts_at = self.midnight(day) + timedelta(minutes=placement.start * SLOT_MINUTES)
@@ -409,6 +455,9 @@ class _BranchBook:
         else:
             booked_at = max(self._booked_at(day, placement.start, procedure),
                             patients.created_at[index])  # fmt: skip
+            if item is not None and item.plan is not None and item.plan.accepted_at is not None:
+                # Not before the plan was accepted (usually at the visit before).
+                booked_at = max(booked_at, item.plan.accepted_at + timedelta(minutes=5))
             walk_in = (
                 is_past and starts_at - booked_at < timedelta(hours=3) and (rng.random() < 0.15)
             )
@@ -434,6 +483,15 @@ class _BranchBook:
             late, 0, "", booked_at, max(stamps, default=booked_at),
         ))  # fmt: skip
         self.equipment_rows += [(appointment_id, unit) for unit in placement.equipment]
+        if self.plans is not None:
+            if item is not None:
+                self.plans.booked(item, appointment_id, status, completed)
+            elif status == S.COMPLETED and completed is not None:
+                self.plans.consulted(
+                    index=index, patient_id=patients.ids[index], patient_name=patients.names[index],
+                    code=procedure.code, first_visit=first_visit, doctor=placement.doctor,
+                    completed_at=completed,
+                )  # fmt: skip
 
     def _booked_at(self, day: date, start_slot: int, procedure: Bookable) -> datetime:
         """When the appointment was made: a lead time in days, then a time of day."""

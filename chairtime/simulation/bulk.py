@@ -3,21 +3,23 @@
 Django's bulk_create builds a model instance and an SQL fragment per value, which costs
 more than the database itself once a run reaches a million patients. The simulator
 knows its rows are valid, so it assigns primary keys itself and sends plain tuples;
-only values that need the backend's adaptation (dates, times, JSON, decimals) go through
-their field, and aware datetimes through a shortcut that gives the same value.
+only values that need the backend's adaptation (times, JSON) go through their field, and
+aware datetimes, dates and decimals through shortcuts that give the same value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.color import no_style
 from django.db import connection, models
 
-# Adapted by their field (sqlite3 has no adapter of its own for times); datetimes apart.
-_ADAPTED = (models.DateField, models.TimeField, models.JSONField, models.DecimalField)
+# Adapted by their field (sqlite3 has no adapter of its own for times); datetimes, dates
+# and decimals apart.
+_ADAPTED = (models.TimeField, models.JSONField)
 
 
 def next_id(model: type[models.Model]) -> int:
@@ -55,6 +57,12 @@ def insert_rows(
 def _adapter(field: Any) -> Callable[[Any], Any] | None:
     if isinstance(field, models.DateTimeField):
         return _datetime_adapter()
+    if isinstance(field, models.DateField):
+        # Django passes dates through on PostgreSQL, and its SQLite backend registers an
+        # adapter (isoformat) that gives what adapt_datefield_value would.
+        return None
+    if isinstance(field, models.DecimalField):
+        return _decimal  # passed through by both backends (SQLite's adapter: str)
     if isinstance(field, _ADAPTED):
         return lambda value: field.get_db_prep_save(value, connection)
     return None
@@ -72,6 +80,13 @@ def _datetime_adapter() -> Callable[[datetime], Any]:
         return str(value.astimezone(zone).replace(tzinfo=None)) if is_sqlite else value
 
     return adapt
+
+
+def _decimal(value: Any) -> Decimal:
+    """Money is Decimal only: a float or a string here is a bug in the simulator."""
+    if type(value) is not Decimal:
+        raise TypeError(f"The simulator writes Decimal amounts only, not {value!r}")
+    return value
 
 
 def reset_sequences(*model_list: type[models.Model]) -> None:

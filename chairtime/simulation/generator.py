@@ -4,6 +4,10 @@ catalogue, channels and patients, from one clinic to 100 branches and 1,000,000 
 It is the data source of the demo, the tests and the benchmarks, so every capability adds
 its own entities and behaviour here, as one more step of `simulate()`.
 
+Treatment plans, performed procedures and the product ladder (treatment.py), then invoices
+and payments (money.py) are made per branch as its appointment book is filled: plans are
+presented at consultations and their accepted items booked on later visits.
+
 It writes with bulk inserts (no per-row services and no audit events: this is history
 being made up, not work being done) and everything random comes from generators seeded
 from `seed`, so the same configuration always gives the same organisation. The steps
@@ -17,7 +21,7 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -28,7 +32,16 @@ from django.db import transaction
 from tqdm import tqdm
 
 from chairtime.accounts.models import Seniority, Specialty, StaffProfile, User
-from chairtime.clinical.models import Procedure, ProcedureCategory, ProcedurePrice
+from chairtime.clinical.models import (
+    LadderStep,
+    PerformedProcedure,
+    Procedure,
+    ProcedureCategory,
+    ProcedurePrice,
+    TreatmentItem,
+    TreatmentOption,
+    TreatmentPlan,
+)
 from chairtime.core.text import fold
 from chairtime.marketing.models import Channel, ChannelFamily, ChannelKind
 from chairtime.patients.choices import (
@@ -50,10 +63,17 @@ from chairtime.patients.models import (
 )
 from chairtime.patients.services import build_search_key, compose_display_name
 from chairtime.scheduling.models import Appointment, Chair
-from chairtime.simulation.bookings import BookingWindow, book_branches, bookables
+from chairtime.simulation.bookings import (
+    APPOINTMENT_COLUMNS,
+    Bookable,
+    BookingWindow,
+    book_branches,
+    bookables,
+)
 from chairtime.simulation.bulk import insert_rows, next_id, reset_sequences
 from chairtime.simulation.catalogue import CATALOGUE
 from chairtime.simulation.countries import COUNTRIES, Country
+from chairtime.simulation.money import BranchMoney, Promo, finish_promotions, make_promotions
 from chairtime.simulation.rota import (
     BranchRota,
     StaffPlan,
@@ -62,6 +82,7 @@ from chairtime.simulation.rota import (
     make_durations,
     make_rota,
 )
+from chairtime.simulation.treatment import PlanBook
 from chairtime.tenancy.models import Branch, Membership, OpeningHours, Organization
 from chairtime.tenancy.roles import Role
 
@@ -84,6 +105,8 @@ class SimulationConfig:
     history_days: int = 182
     future_days: int = 42
     utilisation: float = 0.8
+    # Treatment plans, performed procedures and money (needs the appointment book).
+    treatment: bool = True
 
 
 @dataclass
@@ -95,16 +118,25 @@ class SimulationResult:
     staff: int = 0
     appointments: int = 0
     booking_seconds: float = 0.0  # of `seconds`, the appointment book's
+    plans: int = 0
+    performed: int = 0
+    invoices: int = 0
+    payments: int = 0
+    money_seconds: float = 0.0  # of `seconds`: plans' rows, production, ladder and money
 
     @property
     def patients_per_second(self) -> float:
         """Over the time before the appointment book."""
-        before_booking = self.seconds - self.booking_seconds
+        before_booking = self.seconds - self.booking_seconds - self.money_seconds
         return self.patients / before_booking if before_booking > 0 else 0.0
 
     @property
     def appointments_per_second(self) -> float:
         return self.appointments / self.booking_seconds if self.booking_seconds else 0.0
+
+    @property
+    def invoices_per_second(self) -> float:
+        return self.invoices / self.money_seconds if self.money_seconds else 0.0
 
 
 CHANNELS: tuple[tuple[str, str, str, str, int], ...] = (
@@ -171,20 +203,110 @@ def simulate(config: SimulationConfig, *, progress: bool = False) -> SimulationR
     made = _make_patients(rng, config, organization, branches, staff, channels, tags, progress)
     booking_started = time.perf_counter()
     appointments = 0
+    clinic = None
     if window.first_day <= window.last_day:
+        if config.treatment:
+            clinic = _Clinic(config, organization, branches, procedures, channels)
         bar = tqdm(total=len(branches), unit="branches", disable=not progress, mininterval=0.5)
         appointments = book_branches(
             config.seed, window, [rotas[b.pk] for b in branches], bookables(procedures),
-            durations, progress=bar,
+            durations, progress=bar, clinic=clinic,
         )  # fmt: skip
         bar.close()
         reset_sequences(Appointment)
+        if clinic is not None:
+            clinic.finish()
     finished = time.perf_counter()
     staff_count = sum(len(s.doctors) + len(s.others) for s in staff.values())
+    money_seconds = clinic.seconds if clinic else 0.0
     return SimulationResult(
         organization, branches, made, finished - started, staff_count, appointments,
-        finished - booking_started,
+        finished - booking_started - money_seconds,
+        plans=clinic.plans if clinic else 0, performed=clinic.performed if clinic else 0,
+        invoices=clinic.invoices if clinic else 0, payments=clinic.payments if clinic else 0,
+        money_seconds=money_seconds,
     )  # fmt: skip
+
+
+class _Clinic:
+    """Plans presented while the book is filled, then production and money per branch
+    (see bookings.Clinic)."""
+
+    def __init__(
+        self,
+        config: SimulationConfig,
+        organization: Organization,
+        branches: list[Branch],
+        procedures: list[Procedure],
+        channels: dict[str, Channel],
+    ) -> None:
+        started = time.perf_counter()
+        self.config = config
+        self.procedures: list[Bookable] = bookables(procedures)
+        self.codes = {p.code: p.pk for p in procedures}
+        self.names = {
+            language: {p.pk: p.localized_name(language) for p in procedures}
+            for language in {COUNTRIES[b.country].language for b in branches}
+        }
+        self.prices: dict[int, dict[int, Decimal]] = {b.pk: {} for b in branches}
+        for branch_id, procedure_id, price in ProcedurePrice.objects.filter(
+            branch__in=branches
+        ).values_list("branch_id", "procedure_id", "price"):
+            self.prices[branch_id][procedure_id] = price
+        self.promos: list[Promo] = make_promotions(
+            organization, [b.currency for b in branches], config.as_of,
+            {code: channel.pk for code, channel in channels.items()},
+        )  # fmt: skip
+        # Closed periods: the books are locked up to the end of the month before last.
+        lock = config.as_of.replace(day=1) - timedelta(days=1)
+        lock = lock.replace(day=1) - timedelta(days=1)
+        Branch.objects.filter(pk__in=[b.pk for b in branches]).update(financial_lock_date=lock)
+        self.plans = self.performed = self.invoices = self.payments = 0
+        self.seconds = time.perf_counter() - started
+
+    def now(self, branch: Branch) -> datetime:
+        """The start of as_of in the branch's zone, as the booking step computes it."""
+        offset = datetime.combine(self.config.as_of, clock(12), tzinfo=branch.zone).utcoffset()
+        assert offset is not None
+        return (datetime.combine(self.config.as_of, clock(0)) - offset).replace(tzinfo=UTC)
+
+    def plans_for(self, rota: BranchRota) -> PlanBook:
+        branch = rota.branch
+        return PlanBook(
+            random.Random(f"{self.config.seed}:plans:{branch.code}"), branch=branch,
+            language=COUNTRIES[branch.country].language, procedures=self.procedures,
+            prices=self.prices[branch.pk], places=get_currency_precision(branch.currency),
+            consultants=rota.consultants,
+            witnesses=[n.id for n in rota.nurses] or [d.id for d in rota.doctors],
+            now=self.now(branch),
+        )  # fmt: skip
+
+    def after_book(
+        self, rota: BranchRota, plans: PlanBook, rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        started = time.perf_counter()
+        branch = rota.branch
+        production = plans.finish(rows, APPOINTMENT_COLUMNS)
+        money = BranchMoney(
+            random.Random(f"{self.config.seed}:money:{branch.code}"), branch=branch,
+            now=self.now(branch), production=production, prices=self.prices[branch.pk],
+            procedure_codes=self.codes, names=self.names[COUNTRIES[branch.country].language],
+            promos=self.promos, receptionists=rota.receptionists, managers=rota.managers,
+            rounding=COUNTRIES[branch.country].price_rounding,
+        )  # fmt: skip
+        money.run()
+        self.plans += len(production.plans)
+        self.performed += len(production.performed)
+        self.invoices += len(money.invoices)
+        self.payments += len(money.payments)
+        self.seconds += time.perf_counter() - started
+
+    def finish(self) -> None:
+        started = time.perf_counter()
+        reset_sequences(TreatmentPlan, TreatmentOption, TreatmentItem, PerformedProcedure,
+                        LadderStep)  # fmt: skip
+        finish_promotions(self.promos)
+        self.seconds += time.perf_counter() - started
 
 
 def _booking_window(config: SimulationConfig) -> BookingWindow:
@@ -323,6 +445,10 @@ def _enrol(rng: random.Random, staff: StaffPlan, user: User, role: Role) -> Staf
     staff.others.append(user.pk)
     if role == Role.RECEPTIONIST:
         staff.receptionists.append(user.pk)
+    elif role == Role.CONSULTANT:
+        staff.consultants.append(user.pk)
+    elif role == Role.BRANCH_MANAGER:
+        staff.managers.append(user.pk)
     if role != Role.NURSE:
         return None
     staff.nurses.append(user.pk)

@@ -84,6 +84,8 @@ class BranchRota:
     nurses: list[Clinician]
     receptionists: list[int]
     equipment: dict[str, tuple[int, int]]  # code → (equipment id, units)
+    consultants: list[int] = field(default_factory=list)
+    managers: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -93,6 +95,8 @@ class StaffPlan:
     doctors: list[int] = field(default_factory=list)
     nurses: list[int] = field(default_factory=list)
     receptionists: list[int] = field(default_factory=list)
+    consultants: list[int] = field(default_factory=list)
+    managers: list[int] = field(default_factory=list)
     others: list[int] = field(default_factory=list)  # every non-doctor, nurses included
     categories: dict[int, list[str]] = field(default_factory=dict)
     seniority: dict[int, str] = field(default_factory=dict)
@@ -145,7 +149,7 @@ def make_rota(
             branch=branch, zone=zone, chairs=chairs[branch.pk], closed=closed,
             opening={day: _mask(pieces) for day, pieces in segments.items()},
             doctors=doctors, nurses=nurses, receptionists=list(plan.receptionists),
-            equipment={},
+            equipment={}, consultants=list(plan.consultants), managers=list(plan.managers),
         )  # fmt: skip
     insert_rows(WorkingHours, ("branch", "staff", "weekday", "starts_at", "ends_at"), hours_rows)
     insert_rows(

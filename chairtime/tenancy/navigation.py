@@ -25,11 +25,26 @@ class NavItem:
     pages: tuple[str, ...] = ()  # …except these URL names, which highlight this item instead
 
 
+# Treatment pages live in the `clinical` namespace with the catalogue ("Procedures"); these
+# highlight "Treatment" instead. Every page of `billing` highlights "Money".
+TREATMENT_PAGES = (
+    "clinical:patient_plans", "clinical:plan_detail", "clinical:plan_accept",
+    "clinical:item_add", "clinical:item_book", "clinical:unscheduled_list",
+    "clinical:ladder_report", "clinical:visit_complete",
+)  # fmt: skip
+
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem(_("Today"), Capability.BRANCH_VIEW, "analytics:home", "analytics"),
     NavItem(_("Patients"), Capability.PATIENT_VIEW, "patients:patient_list", "patients"),
     NavItem(_("Appointment book"), Capability.SCHEDULE_VIEW, "scheduling:day_view", "scheduling"),
-    NavItem(_("Treatment and money"), Capability.TREATMENT_VIEW, None),
+    NavItem(
+        _("Treatment"),
+        Capability.TREATMENT_VIEW,
+        "clinical:unscheduled_list",
+        pages=TREATMENT_PAGES,
+    ),
+    # Money apart from treatment: the front desk takes money without reading plans.
+    NavItem(_("Money"), Capability.MONEY_VIEW, "billing:cash_up", "billing"),
     NavItem(_("Care and messages"), Capability.CARE_VIEW, None),
     NavItem(_("Marketing"), Capability.MARKETING_VIEW, None),
     NavItem(_("Analytics"), Capability.ANALYTICS_VIEW, None),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from chairtime.core.pdf import RefusedResource, _fetcher, pdf_response, render_pdf
@@ -26,6 +28,16 @@ def test_serves_our_static_files_and_refuses_everything_else() -> None:
                 "file:///x/static/../../etc/passwd", "/static/missing.css"):  # fmt: skip
         with pytest.raises(RefusedResource):
             fetch(url)
+
+
+def test_serves_the_source_of_a_hashed_name_from_the_manifest(monkeypatch) -> None:
+    # In production `{% static %}` links "css/app.<hash>.css"; the source file is read.
+    manifest = SimpleNamespace(hashed_files={"css/app.css": "css/app.0123456789ab.css"})
+    monkeypatch.setattr("chairtime.core.pdf.staticfiles_storage", manifest)
+
+    stylesheet = _fetcher()("/static/css/app.0123456789ab.css")
+
+    assert b"@media print" in stylesheet.read()
 
 
 def test_pdf_response_is_an_inline_download_with_a_safe_name() -> None:

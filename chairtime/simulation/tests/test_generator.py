@@ -14,7 +14,13 @@ from django.core.management import CommandError, call_command
 from django.core.validators import validate_email
 
 from chairtime.accounts.models import StaffProfile, User
-from chairtime.clinical.models import ProcedureCategory, ProcedurePrice
+from chairtime.billing.models import Invoice, Payment
+from chairtime.clinical.models import (
+    ProcedureCategory,
+    ProcedurePrice,
+    TreatmentItem,
+    TreatmentPlan,
+)
 from chairtime.core.text import fold
 from chairtime.patients.choices import NameOrder
 from chairtime.patients.models import MedicalAlert, Patient, PatientPhone
@@ -376,3 +382,14 @@ def test_demo_command_without_serving_makes_one_login_per_role_and_only_one_chai
         ) == sorted(first.opening_hours.values_list("branch", "weekday", "opens_at", "closes_at"))
     assert Appointment.objects.filter(branch__organization=organization).count() > 10_000
     assert output.getvalue().count("Demo logins (password: chairtime-demo)") == 2
+    # The demo logins' branches have plans, unscheduled treatment, invoices and payments.
+    for branch in organization.branches.order_by("code")[:2]:
+        plans = TreatmentPlan.objects.filter(branch=branch)
+        assert plans.filter(status="proposed").exists(), branch.code
+        assert plans.filter(status="in_progress").exists(), branch.code
+        assert TreatmentItem.objects.filter(
+            status="planned", option__status="accepted", option__plan__branch=branch,
+            option__plan__status__in=["accepted", "in_progress"],
+        ).exists()  # fmt: skip
+        assert Invoice.objects.filter(branch=branch, status="open").exists(), branch.code
+        assert Payment.objects.filter(branch=branch, kind="deposit").exists(), branch.code

@@ -15,7 +15,7 @@ from chairtime.tenancy.models import Organization
 class Command(BaseCommand):
     help = (
         "Generate a deterministic simulated clinic or chain (branches, staff, patients, "
-        "working hours, appointment book)."
+        "working hours, appointment book, treatment plans, production and money)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,6 +29,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--history-days", type=int, help="days of appointment history")
         parser.add_argument("--future-days", type=int, help="days of future bookings")
+        parser.add_argument(
+            "--no-treatment", action="store_true", help="no plans, production or money"
+        )
         parser.add_argument("--slug", help="the organisation's short name (must be new)")
         parser.add_argument("--name", help="the organisation's name")
 
@@ -40,6 +43,7 @@ class Command(BaseCommand):
             "organization_name": options["name"], "history_days": options["history_days"],
             "future_days": options["future_days"],
             "countries": tuple(options["countries"].split(",")) if options["countries"] else None,
+            "treatment": False if options["no_treatment"] else None,
         }  # fmt: skip
         config = dataclasses.replace(
             config, **{k: v for k, v in overrides.items() if v is not None}
@@ -54,5 +58,7 @@ class Command(BaseCommand):
             f"{result.organization.name}: {len(result.branches)} branches, {result.staff} staff, "
             f"{result.patients} patients in {result.seconds:.1f} s "
             f"({result.patients_per_second:,.0f} patients/s); {result.appointments} appointments "
-            f"({result.appointments_per_second:,.0f}/s)"
+            f"({result.appointments_per_second:,.0f}/s); {result.plans} treatment plans, "
+            f"{result.performed} procedures performed, {result.invoices} invoices, "
+            f"{result.payments} payments ({result.money_seconds:.1f} s)"
         )
