@@ -267,7 +267,10 @@ class PromotionOut(Schema):
 class CardIn(Schema):
     patient: Id
     value: Amount
-    price: Amount | None = Field(None, description="default: the value")
+    price: Amount | None = Field(
+        None, description="default: the value; below it needs money.adjust and a reason"
+    )
+    discount_reason: str = Field("", max_length=200, description="why the price is lower")
     expires_on: date | None = None
 
 
@@ -611,11 +614,16 @@ def _require_promotions(access: BranchAccess) -> None:
         raise NotFound
 
 
-@router.get("/promotions", response=list[PromotionOut], summary="The organisation's codes")
+@router.get(
+    "/promotions",
+    response=list[PromotionOut],
+    summary="The organisation's codes",
+    description="For those who see money or marketing (money.view or marketing.view), as the page.",
+)
 def promotion_list(request: HttpRequest) -> list[PromotionOut]:
     access = api_branch_access(request)
-    if not access.can(Capability.MONEY_VIEW):
-        _require_promotions(access)
+    if not (access.can(Capability.MONEY_VIEW) or access.can(Capability.MARKETING_VIEW)):
+        raise NotFound
     rows = Promotion.objects.filter(organization_id=access.branch.organization_id)
     return [_promotion_out(p) for p in rows.order_by("-valid_from", "code")]
 
@@ -645,7 +653,9 @@ def promotion_create(request: HttpRequest, payload: PromotionIn) -> Status[Promo
     "/prepaid-cards",
     response={201: CardSaleOut},
     summary="Sell a prepaid card",
-    description="An invoice for the price (default: the value) and a card holding the value.",
+    description="An invoice for the price (default: the value) and a card holding the value. "
+    "A price below the value is a discount on the invoice line: it needs money.adjust and "
+    "a discount_reason.",
 )
 def prepaid_card_sell(request: HttpRequest, payload: CardIn) -> Status[CardSaleOut]:
     access = api_branch_access(request)
@@ -653,7 +663,7 @@ def prepaid_card_sell(request: HttpRequest, payload: CardIn) -> Status[CardSaleO
     card, invoice = sell_prepaid_card(
         actor=acting_user(request), branch=access.branch,
         patient=_patient(access, payload.patient), value=payload.value, price=payload.price,
-        expires_on=payload.expires_on,
+        discount_reason=payload.discount_reason, expires_on=payload.expires_on,
     )  # fmt: skip
     return Status(201, CardSaleOut(card=_card_out(card), invoice=_invoice_out(invoice)))
 

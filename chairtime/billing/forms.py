@@ -356,12 +356,24 @@ class SellClubForm(forms.Form):
 
 
 class SellPrepaidCardForm(MoneyForm):
+    """The price and its discount reason only for those who may discount (money.adjust):
+    anyone else sells a card at its value."""
+
     value = AmountField(label=_("Value on the card"))
     price = AmountField(
         label=_("Price"), required=False, allow_zero=True,
         help_text=_("Leave empty to charge the value."),
     )  # fmt: skip
+    discount_reason = forms.CharField(
+        label=_("Reason for the discount"), max_length=200, required=False,
+        help_text=_("Needed when the price is below the value."),
+    )  # fmt: skip
     expires_on = date_field(_("Expires on"))
+
+    def __init__(self, *args: Any, currency: str, can_discount: bool, **kwargs: Any) -> None:
+        super().__init__(*args, currency=currency, **kwargs)
+        if not can_discount:
+            del self.fields["price"], self.fields["discount_reason"]
 
 
 # --- one invoice ----------------------------------------------------------------------------

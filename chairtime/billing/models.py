@@ -183,6 +183,15 @@ class InvoiceLine(models.Model):
         blank=True,
         related_name="redeemed_on",
     )
+    # The club membership whose discount this line took: its sale cannot be voided while
+    # the line is live. Withdrawing a membership (a void sale) unlinks void lines.
+    club_membership = models.ForeignKey(
+        "billing.ClubMembership",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="discounted_lines",
+    )
     description = models.CharField(_("description"), max_length=300)
     quantity = models.PositiveSmallIntegerField(_("quantity"), default=1)
     unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=2)

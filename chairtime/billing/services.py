@@ -2,16 +2,19 @@
 instalments, promotion codes, packages, clubs, prepaid cards and the lock date.
 
 Every service runs in one transaction that first locks what it changes, always in the
-same order so two cashiers cannot deadlock: the patient row (which queues every money
-write of one patient), then invoices by ascending id, then payments by ascending id, then
-instalments, prepaid cards, promotions, package credits, and last the branch's invoice
-sequence. The running totals on invoices and payments are written only here, from the
-locked rows, with the audit event in the same transaction; the database's check
-constraints refuse what could never be right (a negative balance, an over-allocation).
+same order so two cashiers cannot deadlock: the branch row when the write is dated (the
+lock date is read under it, so moving the lock date waits for dated writes in flight and
+they wait for it), then the patient row (which queues every money write of one patient),
+then invoices by ascending id, then payments by ascending id, then instalments, prepaid
+cards, promotions, package credits, and last the branch's invoice sequence. The running
+totals on invoices and payments are written only here, from the locked rows, with the
+audit event in the same transaction; the database's check constraints refuse what could
+never be right (a negative balance, an over-allocation).
 
-Dates: `issued_on`, `received_on` are the branch's local day. A write dated on or before
-the branch's financial lock date is refused unless the actor may edit locked periods;
-then its audit event says `locked_period`.
+Dates: `issued_on`, `received_on`, `refunded_on` and `written_on` are the branch's local
+day (the last two always today). A write dated on or before the branch's financial lock
+date is refused unless the actor may edit locked periods; then its audit event says
+`locked_period`. Allocations are dated today and rewrite nothing: not checked.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from babel.numbers import list_currencies
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, Model, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -68,6 +72,7 @@ from chairtime.patients.models import Patient
 from chairtime.tenancy.access import get_branch_access
 from chairtime.tenancy.models import Branch, Organization
 from chairtime.tenancy.roles import Capability
+from chairtime.tenancy.validators import validate_currency
 
 HUNDRED = Decimal("100")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out on the phone
@@ -95,9 +100,18 @@ def _require(actor: User, branch: Branch, capability: Capability) -> None:
 
 def _check_lock(actor: User, branch: Branch, day: date, field_name: str, what: str) -> bool:
     """Whether a write dated `day` reaches into the closed period (allowed: the actor may
-    edit locked periods); refused for anyone else. Reads the lock date afresh."""
+    edit locked periods); refused for anyone else.
+
+    Reads the lock date under a row lock on the branch, held to the end of the transaction,
+    so `set_lock_date` cannot close the period between this check and the write. Call it
+    before any other lock (the branch comes first in the lock order). FOR NO KEY UPDATE:
+    rows inserted elsewhere that name the branch (their key share lock) do not wait for it.
+    """
     lock_date = (
-        Branch.objects.filter(pk=branch.pk).values_list("financial_lock_date", flat=True).get()
+        Branch.objects.select_for_update(no_key=True)
+        .filter(pk=branch.pk)
+        .values_list("financial_lock_date", flat=True)
+        .get()
     )
     if lock_date is None or day > lock_date:
         return False
@@ -195,6 +209,7 @@ class _Line:
     reasons: list[str] = field(default_factory=list)
     performed: PerformedProcedure | None = None
     package_credit: PackageCredit | None = None
+    club_membership: ClubMembership | None = None  # whose discount the line took
 
     @property
     def gross(self) -> Decimal:
@@ -235,7 +250,8 @@ def _issue(
     rows = [
         InvoiceLine(
             invoice=invoice, position=position, kind=line.kind, performed=line.performed,
-            package_credit=line.package_credit, description=line.description[:300],
+            package_credit=line.package_credit, club_membership=line.club_membership,
+            description=line.description[:300],
             quantity=line.quantity, unit_price=line.unit_price, discount=line.discount,
             discount_reason="; ".join(line.reasons)[:200], amount=line.amount,
         )
@@ -298,12 +314,12 @@ def create_invoice(
     now = now or timezone.now()
     _check_patient(branch, patient)
     issued_on, locked_period = _invoice_date(actor, branch, issued_on, now)
-    if line_discounts and not _can(actor, branch, Capability.MONEY_ADJUST):
-        raise InvalidInput.on("line_discounts", _("You may not give discounts on invoices."))
     ids = list(dict.fromkeys(int(pk) for pk in performed_ids))
     if not ids:
         raise InvalidInput.on("performed_ids", _("Choose at least one procedure performed."))
     discounts = _parse_line_discounts(line_discounts or {}, ids, branch.currency)
+    if discounts and not _can(actor, branch, Capability.MONEY_ADJUST):
+        raise InvalidInput.on("line_discounts", _("You may not give discounts on invoices."))
     _lock_patient(patient.pk)
     performed = _invoiceable(branch, patient, ids)
     lines = [_procedure_line(p) for p in performed]
@@ -365,6 +381,7 @@ def _procedure_line(performed: PerformedProcedure) -> _Line:
 def _parse_line_discounts(
     given: Mapping[int, tuple[Decimal, str]], ids: list[int], currency: str
 ) -> dict[int, tuple[Decimal, str]]:
+    """The typed discounts by performed id, each with its reason; zero ones are left out."""
     parsed: dict[int, tuple[Decimal, str]] = {}
     for performed_id, (amount, reason) in given.items():
         if int(performed_id) not in ids:
@@ -375,7 +392,8 @@ def _parse_line_discounts(
         value = parse_amount(amount, currency, "line_discounts", allow_zero=True)
         if value and not reason.strip():
             raise InvalidInput.on("line_discounts", _("Give a reason for each discount."))
-        parsed[int(performed_id)] = (value, reason.strip())
+        if value:  # a zero discount (a blank field sent as "0") is no discount
+            parsed[int(performed_id)] = (value, reason.strip())
     return parsed
 
 
@@ -424,6 +442,8 @@ def _apply_line_discounts(
 
 
 def _apply_club(branch: Branch, patient: Patient, lines: list[_Line], issued_on: date) -> None:
+    """The patient's best club discount on the day. A line that takes it names the
+    membership: its sale cannot be voided while such a line is live."""
     membership = (
         ClubMembership.objects.filter(patient=patient, club__branch=branch)
         .filter(starts_on__lte=issued_on, ends_on__gte=issued_on)
@@ -439,7 +459,10 @@ def _apply_club(branch: Branch, patient: Patient, lines: list[_Line], issued_on:
         "percent": f"{club.discount_percent.normalize():f}",
     }
     for line in lines:
-        line.take(quantize(line.amount * club.discount_percent / HUNDRED, branch.currency), reason)
+        discount = quantize(line.amount * club.discount_percent / HUNDRED, branch.currency)
+        if discount > 0:
+            line.take(discount, reason)
+            line.club_membership = membership
 
 
 def _find_promotion(branch: Branch, code: str, issued_on: date) -> Promotion | None:
@@ -499,6 +522,10 @@ def void_invoice(
     branch = invoice.branch
     _require(actor, branch, Capability.MONEY_ADJUST)
     reason = _reason(reason)
+    # An invoice's date never changes: checked (and the branch locked) before the patient.
+    locked_period = _check_lock(
+        actor, branch, invoice.issued_on, "issued_on", _("The invoice date")
+    )
     _lock_patient(invoice.patient_id)
     locked = _locked_invoice(invoice.pk)
     if locked.status == InvoiceStatus.VOID:
@@ -512,9 +539,8 @@ def void_invoice(
             )
             % {"amount": _money(locked.paid_total + locked.written_off_total, locked.currency)},
         )
-    locked_period = _check_lock(actor, branch, locked.issued_on, "issued_on", _("The invoice date"))
     lines = list(locked.lines.all())
-    _withdraw_sales(lines)
+    _withdraw_sales(actor, locked, lines)
     for line in lines:
         if line.package_credit_id is not None:
             PackageCredit.objects.filter(pk=line.package_credit_id).update(
@@ -537,20 +563,74 @@ def void_invoice(
     return locked
 
 
-def _withdraw_sales(lines: list[InvoiceLine]) -> None:
+def _withdraw_sales(actor: User, invoice: Invoice, lines: list[InvoiceLine]) -> None:
+    """Take back what a voided invoice sold, each row audited; refused once any of it was
+    used (a package credit redeemed, a membership's discount on a live invoice line, value
+    spent from a card). The caller holds the patient's lock."""
     for line in lines:
         if line.kind == LineKind.PACKAGE:
-            credits = PackageCredit.objects.select_for_update().filter(sale_line=line)
-            if any(credit.quantity_used for credit in credits):
-                raise InvalidInput.on("invoice", _("Credits of this package were already used."))
-            credits.update(quantity_total=0)
+            _withdraw_package_credits(actor, invoice, line)
         elif line.kind == LineKind.CLUB:
-            ClubMembership.objects.filter(sale_line=line).delete()
+            _withdraw_club_memberships(actor, invoice, line)
         elif line.kind == LineKind.PREPAID_CARD:
-            cards = PrepaidCard.objects.select_for_update().filter(sale_line=line)
-            if any(card.balance < card.initial_value for card in cards):
-                raise InvalidInput.on("invoice", _("Value on this card was already spent."))
-            cards.update(is_active=False, balance=ZERO)
+            _withdraw_cards(actor, invoice, line)
+
+
+def _withdrawn(actor: User, invoice: Invoice, row: Model, action: str, changes: Changes) -> None:
+    record_event(
+        actor=actor, action=action, target=row, patient_id=invoice.patient_id,
+        branch_id=invoice.branch_id, organization_id=invoice.branch.organization_id,
+        summary=f"{invoice.number} void: {row}", changes=changes,
+    )  # fmt: skip
+
+
+def _withdraw_package_credits(actor: User, invoice: Invoice, line: InvoiceLine) -> None:
+    credits = list(PackageCredit.objects.select_for_update().filter(sale_line=line).order_by("pk"))
+    if any(credit.quantity_used for credit in credits):
+        raise InvalidInput.on("invoice", _("Credits of this package were already used."))
+    for credit in credits:
+        PackageCredit.objects.filter(pk=credit.pk).update(quantity_total=0)
+        _withdrawn(
+            actor, invoice, credit, AuditAction.UPDATE,
+            {"quantity_total": (credit.quantity_total, 0)},
+        )  # fmt: skip
+
+
+def _withdraw_club_memberships(actor: User, invoice: Invoice, line: InvoiceLine) -> None:
+    memberships = list(ClubMembership.objects.filter(sale_line=line).order_by("pk"))
+    used = list(
+        Invoice.objects.filter(lines__club_membership__in=memberships, lines__is_void=False)
+        .exclude(pk=invoice.pk)
+        .order_by("number")
+        .values_list("number", flat=True)
+        .distinct()
+    )
+    if used:
+        raise InvalidInput.on(
+            "invoice",
+            _("The discount of this club membership was already used on %(invoices)s.")
+            % {"invoices": ", ".join(used)},
+        )
+    for membership in memberships:
+        _withdrawn(
+            actor, invoice, membership, AuditAction.DELETE,
+            {"club": (membership.club_id, None), "starts_on": (membership.starts_on, None),
+             "ends_on": (membership.ends_on, None)},
+        )  # fmt: skip
+        membership.delete()  # void lines that took its discount keep their reason text
+
+
+def _withdraw_cards(actor: User, invoice: Invoice, line: InvoiceLine) -> None:
+    cards = list(PrepaidCard.objects.select_for_update().filter(sale_line=line).order_by("pk"))
+    if any(card.balance < card.initial_value for card in cards):
+        raise InvalidInput.on("invoice", _("Value on this card was already spent."))
+    for card in cards:
+        PrepaidCard.objects.filter(pk=card.pk).update(is_active=False, balance=ZERO)
+        _withdrawn(
+            actor, invoice, card, AuditAction.UPDATE,
+            {"balance": (quantize(card.balance, card.currency), ZERO),
+             "is_active": (card.is_active, False)},
+        )  # fmt: skip
 
 
 # --- payments ---------------------------------------------------------------------------------
@@ -591,7 +671,7 @@ def take_payment(
         _check_instalment(branch, patient, instalment, value)
     card = None
     if method == PaymentMethod.PREPAID_CARD:
-        card = _spendable_card(branch, prepaid_card_code, value, received_on)
+        card = _spendable_card(branch, patient, prepaid_card_code, value, received_on)
     payment = Payment.objects.create(
         branch=branch, patient=patient, kind=kind, method=method, currency=branch.currency,
         amount=value, received_at=now, received_on=received_on, reference=reference[:100],
@@ -695,14 +775,22 @@ def _check_instalment(
         )
 
 
-def _spendable_card(branch: Branch, code: str, value: Decimal, day: date) -> PrepaidCard:
+def _spendable_card(
+    branch: Branch, patient: Patient, code: str, value: Decimal, day: date
+) -> PrepaidCard:
+    """The card a payment spends. One issued to a patient pays only for that patient; to
+    anyone else it is as unknown as a mistyped code."""
     card = (
         PrepaidCard.objects.select_for_update()
         .filter(organization_id=branch.organization_id, code=code.strip().upper())
         .first()
     )
     field_name = "prepaid_card_code"
-    if card is None or not card.is_active:
+    if (
+        card is None
+        or not card.is_active
+        or (card.patient_id is not None and card.patient_id != patient.pk)
+    ):
         raise InvalidInput.on(field_name, _("No such prepaid card or voucher."))
     if card.currency != branch.currency:
         raise InvalidInput.on(
@@ -846,6 +934,8 @@ def refund_payment(
     _require(actor, branch, Capability.MONEY_ADJUST)
     value = parse_amount(amount, payment.currency, "amount")
     reason = _reason(reason)
+    refunded_on = _today(branch, now)
+    locked_period = _check_lock(actor, branch, refunded_on, "refunded_on", _("The refund date"))
     _lock_patient(payment.patient_id)
     locked = _locked_payment(payment.pk)
     currency = locked.currency
@@ -871,7 +961,7 @@ def refund_payment(
         )
     refund = Refund.objects.create(
         branch=branch, patient_id=locked.patient_id, payment=locked, method=method,
-        amount=value, reason=reason, refunded_at=now, refunded_on=_today(branch, now),
+        amount=value, reason=reason, refunded_at=now, refunded_on=refunded_on,
         refunded_by=actor,
     )  # fmt: skip
     locked.refunded_total += value
@@ -889,7 +979,10 @@ def refund_payment(
         actor=actor, action=AuditAction.CREATE, target=refund, patient_id=locked.patient_id,
         organization_id=branch.organization_id,
         summary=f"-{_money(value, locked.currency)}: {reason}"[:255],
-        changes={"amount": (None, value), "method": (None, method), "payment": (None, locked.pk)},
+        changes=_with_lock_flag(
+            {"amount": (None, value), "method": (None, method), "payment": (None, locked.pk)},
+            locked_period,
+        ),
     )  # fmt: skip
     return refund
 
@@ -909,6 +1002,8 @@ def write_off(
     _require(actor, branch, Capability.MONEY_ADJUST)
     value = parse_amount(amount, invoice.currency, "amount")
     reason = _reason(reason)
+    written_on = _today(branch, now)
+    locked_period = _check_lock(actor, branch, written_on, "written_on", _("The write-off date"))
     _lock_patient(invoice.patient_id)
     locked = _locked_invoice(invoice.pk)
     currency = locked.currency
@@ -922,7 +1017,7 @@ def write_off(
         )
     row = WriteOff.objects.create(
         branch=branch, invoice=locked, amount=value, reason=reason, written_at=now,
-        written_on=_today(branch, now), written_by=actor,
+        written_on=written_on, written_by=actor,
     )  # fmt: skip
     before = locked.status
     locked.written_off_total += value
@@ -932,7 +1027,9 @@ def write_off(
         actor=actor, action=AuditAction.CREATE, target=row, patient_id=locked.patient_id,
         organization_id=branch.organization_id,
         summary=f"{locked.number} -{_money(value, locked.currency)}: {reason}"[:255],
-        changes={"amount": (None, value), "invoice_status": (before, locked.status)},
+        changes=_with_lock_flag(
+            {"amount": (None, value), "invoice_status": (before, locked.status)}, locked_period
+        ),
     )  # fmt: skip
     return row
 
@@ -1059,13 +1156,17 @@ def create_promotion(
         if not currency or not _is_currency(currency):
             raise InvalidInput.on("currency", _("Give the currency of the amount."))
         amount = parse_amount(value, currency, "value")
-    if Promotion.objects.filter(organization=organization, code=code).exists():
-        raise Conflict.on("code", _("This code is already used."))
-    promotion = Promotion.objects.create(
-        organization=organization, code=code, name=name.strip()[:200], kind=kind, value=amount,
-        currency=currency, channel=channel, valid_from=valid_from, valid_until=valid_until,
-        max_uses=max_uses,
-    )  # fmt: skip
+    try:
+        # The unique constraint is the check: a test before the insert would miss a code
+        # another request is inserting at the same moment.
+        with transaction.atomic():
+            promotion = Promotion.objects.create(
+                organization=organization, code=code, name=name.strip()[:200], kind=kind,
+                value=amount, currency=currency, channel=channel, valid_from=valid_from,
+                valid_until=valid_until, max_uses=max_uses,
+            )  # fmt: skip
+    except IntegrityError:  # the code (the other constraints were checked above)
+        raise Conflict.on("code", _("This code is already used.")) from None
     record_event(
         actor=actor, action=AuditAction.CREATE, target=promotion, organization_id=organization.pk,
         summary=f"{code}: {name.strip()}",
@@ -1075,7 +1176,12 @@ def create_promotion(
 
 
 def _is_currency(code: str) -> bool:
-    return code in list_currencies()
+    """A currency a branch could have (so not one with three decimals)."""
+    try:
+        validate_currency(code)
+    except ValidationError:
+        return False
+    return True
 
 
 # --- packages, clubs, prepaid cards and vouchers ---------------------------------------------------
@@ -1095,13 +1201,19 @@ def sell_package(
         actor=actor, branch=branch, patient=patient, lines=[line], issued_on=issued_on, now=now,
         locked_period=locked_period,
     )  # fmt: skip
-    PackageCredit.objects.bulk_create(
-        PackageCredit(
+    for item in package.items.select_related("procedure").order_by("pk"):
+        credit = PackageCredit.objects.create(
             patient=patient, package=package, procedure_id=item.procedure_id, sale_line=rows[0],
             quantity_total=item.quantity, expires_on=issued_on + timedelta(days=package.valid_days),
-        )
-        for item in package.items.order_by("pk")
-    )  # fmt: skip
+        )  # fmt: skip
+        record_event(
+            actor=actor, action=AuditAction.CREATE, target=credit, patient_id=patient.pk,
+            branch_id=branch.pk, organization_id=branch.organization_id,
+            summary=f"{invoice.number}: {package.name} · {item.quantity} × {item.procedure.code}",
+            changes={"procedure": (None, item.procedure_id),
+                     "quantity_total": (None, item.quantity),
+                     "expires_on": (None, credit.expires_on)},
+        )  # fmt: skip
     return invoice
 
 
@@ -1128,9 +1240,16 @@ def sell_club_membership(
         actor=actor, branch=branch, patient=patient, lines=[line], issued_on=issued_on, now=now,
         locked_period=locked_period,
     )  # fmt: skip
-    ClubMembership.objects.create(
+    membership = ClubMembership.objects.create(
         patient=patient, club=club, starts_on=starts_on, sale_line=rows[0],
         ends_on=add_months(starts_on, club.duration_months) - timedelta(days=1),
+    )  # fmt: skip
+    record_event(
+        actor=actor, action=AuditAction.CREATE, target=membership, patient_id=patient.pk,
+        branch_id=branch.pk, organization_id=branch.organization_id,
+        summary=f"{invoice.number}: {club.name} {membership.starts_on} – {membership.ends_on}",
+        changes={"club": (None, club.pk), "starts_on": (None, membership.starts_on),
+                 "ends_on": (None, membership.ends_on)},
     )  # fmt: skip
     return invoice
 
@@ -1140,6 +1259,19 @@ def _unused_card_code(organization_id: int) -> str:
         code = _new_code()
         if not PrepaidCard.objects.filter(organization_id=organization_id, code=code).exists():
             return code
+
+
+def _create_card(**fields: Any) -> PrepaidCard:
+    """Insert a card with a code `_unused_card_code` found free. Nothing locks a code that
+    does not exist yet: a concurrent sale may take it first, and the unique constraint
+    refuses the second (a conflict to retry, not a server error)."""
+    try:
+        with transaction.atomic():
+            return PrepaidCard.objects.create(**fields)
+    except IntegrityError:
+        raise Conflict.on(
+            "code", _("Another card was just given the same code: try again.")
+        ) from None
 
 
 def _card_expiry(branch: Branch, expires_on: date | None, now: datetime) -> None:
@@ -1155,17 +1287,25 @@ def sell_prepaid_card(
     patient: Patient,
     value: Decimal | str | int,
     price: Decimal | str | int | None = None,
+    discount_reason: str = "",
     expires_on: date | None = None,
     now: datetime | None = None,
 ) -> tuple[PrepaidCard, Invoice]:
     """Sell stored value: an invoice for `price` (default: the value), and a card holding
-    `value` the patient spends as a payment method."""
+    `value` the patient spends as a payment method.
+
+    A price below the value is a discount: it needs money.adjust and a reason, and the
+    invoice line shows the value less that discount."""
     now = now or timezone.now()
     _check_patient(branch, patient)
     amount = parse_amount(value, branch.currency, "value")
     charged = amount if price is None else parse_amount(price, branch.currency, "price")
     if charged > amount:
         raise InvalidInput.on("price", _("The price cannot be more than the card's value."))
+    if charged < amount:
+        if not _can(actor, branch, Capability.MONEY_ADJUST):
+            raise InvalidInput.on("price", _("You may not sell a card below its value."))
+        discount_reason = _reason(discount_reason, "discount_reason")
     _card_expiry(branch, expires_on, now)
     issued_on, locked_period = _invoice_date(actor, branch, None, now)
     _lock_patient(patient.pk)
@@ -1174,13 +1314,14 @@ def sell_prepaid_card(
         kind=LineKind.PREPAID_CARD,
         description=_("Prepaid card %(code)s (value %(value)s)")
         % {"code": code, "value": _money(amount, branch.currency)},
-        unit_price=charged,
+        unit_price=amount,
     )
+    line.take(amount - charged, discount_reason)
     invoice, rows = _issue(
         actor=actor, branch=branch, patient=patient, lines=[line], issued_on=issued_on, now=now,
         locked_period=locked_period,
     )  # fmt: skip
-    card = PrepaidCard.objects.create(
+    card = _create_card(
         organization_id=branch.organization_id, branch=branch, code=code,
         kind=PrepaidCard.Kind.CARD, patient=patient, currency=branch.currency,
         initial_value=amount, balance=amount, expires_on=expires_on, sale_line=rows[0],
@@ -1210,7 +1351,7 @@ def issue_voucher(
         _check_patient(branch, patient)
     amount = parse_amount(value, branch.currency, "value")
     _card_expiry(branch, expires_on, now)
-    card = PrepaidCard.objects.create(
+    card = _create_card(
         organization_id=branch.organization_id, branch=branch,
         code=_unused_card_code(branch.organization_id), kind=PrepaidCard.Kind.VOUCHER,
         patient=patient, currency=branch.currency, initial_value=amount, balance=amount,
@@ -1234,7 +1375,8 @@ def set_lock_date(
     a closed period: only a user who may edit locked periods can, and it is audited."""
     now = now or timezone.now()
     _require(actor, branch, Capability.MONEY_CLOSE_PERIOD)
-    locked = Branch.objects.select_for_update().get(pk=branch.pk)
+    # The same lock `_check_lock` takes: a dated money write in flight finishes first.
+    locked = Branch.objects.select_for_update(no_key=True).get(pk=branch.pk)
     before = locked.financial_lock_date
     if lock_date is not None and lock_date > _today(locked, now):
         raise InvalidInput.on("lock_date", _("The lock date cannot be in the future."))

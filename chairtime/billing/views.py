@@ -123,7 +123,7 @@ def _patient_forms(access: BranchAccess, patient: Patient) -> dict[str, forms.Fo
         "instalment_form": InstalmentScheduleForm(patient=patient, branch=branch),
         "package_form": SellPackageForm(branch=branch),
         "club_form": SellClubForm(branch=branch),
-        "prepaid_form": SellPrepaidCardForm(currency=currency),
+        "prepaid_form": SellPrepaidCardForm(currency=currency, can_discount=adjust),
         "refund_form": refund,
     }
 
@@ -336,13 +336,16 @@ def club_sell(request: HttpRequest, patient_id: int) -> HttpResponse:
 @capability_required(C.MONEY_COLLECT)
 def prepaid_card_sell(request: HttpRequest, patient_id: int) -> HttpResponse:
     access, patient = _patient_of(request, patient_id, C.MONEY_COLLECT)
-    form = SellPrepaidCardForm(request.POST, currency=access.branch.currency)
+    form = SellPrepaidCardForm(
+        request.POST, currency=access.branch.currency, can_discount=access.can(C.MONEY_ADJUST)
+    )
 
     def run() -> HttpResponse:
         c = form.cleaned_data
         _card, invoice = sell_prepaid_card(
             actor=acting_user(request), branch=access.branch, patient=patient,
-            value=c["value"], price=c["price"], expires_on=c["expires_on"],
+            value=c["value"], price=c.get("price"), discount_reason=c.get("discount_reason", ""),
+            expires_on=c["expires_on"],
         )  # fmt: skip
         return _sold(request, invoice)
 

@@ -9,10 +9,11 @@ instants are answered in the branch's time zone.
 # No `from __future__ import annotations` here: ninja reads the annotations at import.
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -22,6 +23,7 @@ from ninja import Field, Query, Router, Schema, Status
 from chairtime.accounts.access import acting_user
 from chairtime.accounts.models import User
 from chairtime.clinical.access import access_plan, access_plan_item
+from chairtime.clinical.forms import within_reach
 from chairtime.clinical.models import LadderStep, PerformedProcedure, TreatmentPlan
 from chairtime.clinical.selectors import (
     OptionSummary,
@@ -62,26 +64,43 @@ router = Router(tags=["treatment"])
 Errors = dict[str, list[str]]
 # A database id: larger numbers would overflow the column (a 500) instead of "not found".
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
-Money = Annotated[Decimal, Field(description="a decimal amount in the branch's currency")]
+# Amounts travel as strings ("500000", "12.50"), never JSON numbers, which pass through a
+# float (ADR 8); the services validate them against the branch's currency.
+Money = Annotated[
+    str, Field(strict=True, description="an amount in the branch's currency, as a string")
+]
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    """The typed amount as a Decimal; NaN when it is not a number, which the services refuse
+    naming the field."""
+    if value is None:
+        return None
+    try:
+        return Decimal(value.strip())
+    except InvalidOperation:
+        return Decimal("NaN")
 
 
 # --- schemas in ---------------------------------------------------------------------------
 class ItemIn(Schema):
-    """One procedure of an option. Without `unit_price`, the branch's price."""
+    """One procedure of an option. Without `unit_price`, the branch's price; a discount
+    needs its `discount_reason`."""
 
     procedure_id: Id
     teeth: list[int] = Field([], description="FDI tooth numbers, e.g. [16, 17]")
     surfaces: str = Field("", description="letters from M O D B L I F, e.g. MOD")
     quantity: int = 1
     unit_price: Money | None = None
-    discount: Money = Decimal("0")
+    discount: Money = "0"
     discount_reason: str = ""
     phase: int = Field(1, description="1 first; later phases follow")
 
     def to_input(self) -> ItemInput:
         return ItemInput(
             procedure_id=self.procedure_id, teeth=tuple(self.teeth), surfaces=self.surfaces,
-            quantity=self.quantity, unit_price=self.unit_price, discount=self.discount,
+            quantity=self.quantity, unit_price=_decimal(self.unit_price),
+            discount=_decimal(self.discount) or Decimal("0"),
             discount_reason=self.discount_reason, phase=self.phase,
         )  # fmt: skip
 
@@ -121,7 +140,8 @@ class BookItemIn(Schema):
 
 class PerformedIn(Schema):
     """One procedure done. Without `unit_price`: the plan item's price, else the branch's;
-    without `chair_minutes`: a share of the time since seating."""
+    without `discount`: the plan item's, else none; without `chair_minutes`: a share of the
+    time since seating. Another price or discount needs treatment.edit or money.adjust."""
 
     procedure_id: Id
     plan_item_id: Id | None = None
@@ -129,7 +149,7 @@ class PerformedIn(Schema):
     surfaces: str = ""
     quantity: int = 1
     unit_price: Money | None = None
-    discount: Money = Decimal("0")
+    discount: Money | None = None
     chair_minutes: int | None = None
     notes: str = ""
 
@@ -137,7 +157,8 @@ class PerformedIn(Schema):
         return PerformedInput(
             procedure_id=self.procedure_id, plan_item_id=self.plan_item_id,
             teeth=tuple(self.teeth), surfaces=self.surfaces, quantity=self.quantity,
-            unit_price=self.unit_price, discount=self.discount, chair_minutes=self.chair_minutes,
+            unit_price=_decimal(self.unit_price), discount=_decimal(self.discount),
+            chair_minutes=self.chair_minutes,
             notes=self.notes,
         )  # fmt: skip
 
@@ -628,7 +649,9 @@ def unscheduled_list(request: HttpRequest, filters: Query[UnscheduledFilters]) -
     summary="Complete a visit",
     description="Completes a seated appointment and records each procedure performed "
     "(production); plan items done are completed. Without `performed`: the plan items "
-    "booked on it, else its own procedure.",
+    "booked on it, else its own procedure. A price or discount other than the agreed one "
+    "(the plan item's, else the branch's price and no discount) needs treatment.edit or "
+    "money.adjust.",
 )
 def visit_complete(request: HttpRequest, appointment_id: int, payload: VisitIn) -> VisitOut:
     access = api_branch_access(request)
@@ -663,13 +686,20 @@ def patient_ladder(request: HttpRequest, patient_id: int) -> PatientLadderOut:
     response=LadderReportOut,
     summary="The ladder report",
     description="Moves up the ladder in the branch per month between two local dates "
-    "(inclusive), and the branch's home patients by highest tier at the end date. Needs "
-    "analytics.view or treatment.view.",
+    "(inclusive, in the years 1900 to 2999), and the branch's home patients by highest tier "
+    "at the end date. Needs analytics.view or treatment.view.",
 )
 def ladder_report(request: HttpRequest, filters: Query[LadderFilters]) -> LadderReportOut:
     access = api_branch_access(request)
     if not (access.can(Capability.ANALYTICS_VIEW) or access.can(Capability.TREATMENT_VIEW)):
         raise NotFound
+    errors: Errors = {}
+    for field, day in (("start", filters.start), ("end", filters.end)):
+        try:
+            within_reach(day)  # the page's own check
+        except ValidationError as error:
+            errors[field] = error.messages
+    _raise(errors)
     if filters.end < filters.start:
         raise InvalidInput.on("end", _("The end is before the start."))
     report = get_ladder_report(branch=access.branch, start=filters.start, end=filters.end)

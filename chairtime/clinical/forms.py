@@ -7,6 +7,7 @@ currency, choices of this branch); what the plan's state allows is the services'
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
@@ -26,8 +27,8 @@ from chairtime.clinical.models import (
 from chairtime.clinical.services import ItemInput, PerformedInput
 from chairtime.clinical.teeth import parse_teeth, validate_surfaces, validate_teeth
 from chairtime.core.errors import InvalidInput
-from chairtime.core.money import parse_amount
-from chairtime.scheduling.forms import SlotChoice, SlotField
+from chairtime.core.money import parse_amount, quantize
+from chairtime.scheduling.forms import FIRST_YEAR, LAST_YEAR, SlotChoice, SlotField
 from chairtime.scheduling.selectors import list_branch_doctors
 from chairtime.tenancy.models import Branch, Membership
 
@@ -42,6 +43,17 @@ MAX_SIGNATURE_LENGTH = 200 * 1024
 def _refusal(error: InvalidInput) -> forms.ValidationError:
     """A service helper's refusal (teeth, surfaces, money) as the field's own error."""
     return forms.ValidationError([m for messages in error.errors.values() for m in messages])
+
+
+def _typed_amount(form: forms.Form, branch: Branch, name: str) -> Decimal | None:
+    """An amount typed in the branch's currency; None when left empty."""
+    raw = str(form.cleaned_data.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return parse_amount(raw, branch.currency, name, allow_zero=True)
+    except InvalidInput as error:
+        raise _refusal(error) from None
 
 
 def staff_of(branch: Branch) -> QuerySet[User]:
@@ -59,18 +71,26 @@ def procedures_of(branch: Branch) -> QuerySet[Procedure]:
 
 
 class PricedSelect(forms.Select):
-    """A procedure choice whose options carry the branch's price (`data-price`), so the
-    page can show it in the price field while that is empty."""
+    """A procedure choice whose options carry the branch's price (`data-price`, to the
+    currency's minor unit: "500000" in VND), so the page can show it in the price field
+    while that is empty."""
 
-    def __init__(self, *args: Any, prices: dict[int, Decimal] | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        prices: dict[int, Decimal] | None = None,
+        currency: str = "",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.prices = prices or {}
+        self.currency = currency
 
     def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         option = super().create_option(name, value, *args, **kwargs)
         key = getattr(value, "value", value)
         if key in self.prices:
-            option["attrs"]["data-price"] = str(self.prices[key])
+            option["attrs"]["data-price"] = str(quantize(self.prices[key], self.currency))
         return option
 
 
@@ -107,7 +127,8 @@ class OptionForm(forms.Form):
 
 class ItemForm(forms.Form):
     """One procedure of an option: teeth typed as "11 12 21", surfaces, quantity, phase,
-    price (empty: the branch's price) and discount with its reason."""
+    price (empty: the branch's price) and discount with its reason (which the service asks
+    for, as it does from the API)."""
 
     procedure = forms.ModelChoiceField(label=_("Procedure"), queryset=Procedure.objects.none())
     teeth = forms.CharField(
@@ -135,7 +156,9 @@ class ItemForm(forms.Form):
         self.prices = branch_prices(branch)
         field = self.fields["procedure"]
         field.queryset = procedures_of(branch)  # type: ignore[attr-defined]
-        field.widget = PricedSelect(prices=self.prices, attrs={"data-price-for": "unit_price"})
+        field.widget = PricedSelect(
+            prices=self.prices, currency=branch.currency, attrs={"data-price-for": "unit_price"}
+        )
         field.widget.choices = field.choices  # type: ignore[attr-defined]
 
     def clean_teeth(self) -> tuple[int, ...]:
@@ -150,20 +173,11 @@ class ItemForm(forms.Form):
         except InvalidInput as error:
             raise _refusal(error) from None
 
-    def _amount(self, name: str) -> Decimal | None:
-        raw = str(self.cleaned_data.get(name) or "").strip()
-        if not raw:
-            return None
-        try:
-            return parse_amount(raw, self.branch.currency, name, allow_zero=True)
-        except InvalidInput as error:
-            raise _refusal(error) from None
-
     def clean_unit_price(self) -> Decimal | None:
-        return self._amount("unit_price")
+        return _typed_amount(self, self.branch, "unit_price")
 
     def clean_discount(self) -> Decimal:
-        return self._amount("discount") or Decimal("0")
+        return _typed_amount(self, self.branch, "discount") or Decimal("0")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -183,8 +197,6 @@ class ItemForm(forms.Form):
         gross = price * (cleaned.get("quantity") or 1)
         if discount > gross:
             self.add_error("discount", _("The discount is larger than the price."))
-        elif discount and not cleaned.get("discount_reason", "").strip():
-            self.add_error("discount_reason", _("Say why the discount is given."))
         return cleaned
 
     def to_input(self) -> ItemInput:
@@ -264,7 +276,10 @@ class BookItemForm(forms.Form):
 
 class PerformedForm(forms.Form):
     """One procedure done in the visit: a plan item (prefilled) or one added on the spot.
-    An added row without a procedure is ignored; a plan item not ticked is not done."""
+    An added row without a procedure is ignored; a plan item not ticked is not done.
+
+    Price and discount are fields only for those who may change them (`may_price`); for
+    anyone else the service takes the plan item's agreed ones, else the branch's price."""
 
     plan_item = forms.IntegerField(required=False, widget=forms.HiddenInput)
     is_done = forms.BooleanField(label=_("Done"), required=False, initial=True)
@@ -280,16 +295,21 @@ class PerformedForm(forms.Form):
     discount = forms.CharField(label=_("Discount"), required=False, max_length=20)
     notes = forms.CharField(label=_("Notes"), required=False, max_length=500)
 
-    def __init__(self, *args: Any, branch: Branch, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, branch: Branch, may_price: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.branch = branch
         self.fields["procedure"].queryset = procedures_of(branch)  # type: ignore[attr-defined]
+        if not may_price:
+            del self.fields["unit_price"], self.fields["discount"]
 
     clean_teeth = ItemForm.clean_teeth
     clean_surfaces = ItemForm.clean_surfaces
-    _amount = ItemForm._amount
-    clean_unit_price = ItemForm.clean_unit_price
-    clean_discount = ItemForm.clean_discount
+
+    def clean_unit_price(self) -> Decimal | None:
+        return _typed_amount(self, self.branch, "unit_price")
+
+    def clean_discount(self) -> Decimal | None:
+        return _typed_amount(self, self.branch, "discount")
 
     @property
     def is_counted(self) -> bool:
@@ -300,18 +320,20 @@ class PerformedForm(forms.Form):
         c = self.cleaned_data
         return PerformedInput(
             procedure_id=c["procedure"].pk, plan_item_id=c.get("plan_item"), teeth=c["teeth"],
-            surfaces=c["surfaces"], quantity=c.get("quantity") or 1, unit_price=c["unit_price"],
-            discount=c["discount"], chair_minutes=chair_minutes, notes=c["notes"].strip(),
+            surfaces=c["surfaces"], quantity=c.get("quantity") or 1,
+            unit_price=c.get("unit_price"), discount=c.get("discount"),
+            chair_minutes=chair_minutes, notes=c["notes"].strip(),
         )  # fmt: skip
 
 
 class BasePerformedFormSet(forms.BaseFormSet):  # type: ignore[type-arg]
-    def __init__(self, *args: Any, branch: Branch, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, branch: Branch, may_price: bool, **kwargs: Any) -> None:
         self.branch = branch
+        self.may_price = may_price
         super().__init__(*args, **kwargs)
 
     def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
-        return {"branch": self.branch}
+        return {"branch": self.branch, "may_price": self.may_price}
 
     def clean(self) -> None:
         if any(self.errors):
@@ -382,13 +404,25 @@ def doctors_in(branch: Branch) -> QuerySet[User]:
     )
 
 
+def within_reach(day: date) -> None:
+    """Refuse a date the reports cannot compute with: the day after 9999-12-31 overflows,
+    and nobody means the year 1 or 5000."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise forms.ValidationError(
+            _("Give a date between %(first)s and %(last)s."),
+            code="out_of_range", params={"first": FIRST_YEAR, "last": LAST_YEAR},
+        )  # fmt: skip
+
+
 class LadderPeriodForm(forms.Form):
     start = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput({"type": "date"})
-    )
+        label=_("From"), required=False, widget=forms.DateInput({"type": "date"}),
+        validators=[within_reach],
+    )  # fmt: skip
     end = forms.DateField(
-        label=_("Until"), required=False, widget=forms.DateInput({"type": "date"})
-    )
+        label=_("Until"), required=False, widget=forms.DateInput({"type": "date"}),
+        validators=[within_reach],
+    )  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

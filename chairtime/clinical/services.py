@@ -44,12 +44,13 @@ from chairtime.clinical.models import (
     TreatmentPlan,
 )
 from chairtime.clinical.teeth import validate_surfaces, validate_teeth
-from chairtime.core.errors import InvalidInput
+from chairtime.core.errors import InvalidInput, NotFound
 from chairtime.core.money import parse_amount
 from chairtime.patients.models import Patient
 from chairtime.scheduling.choices import RELEASED_STATUSES
 from chairtime.scheduling.models import Appointment, Chair
 from chairtime.scheduling.services import BookingRequest, book_appointment, complete_appointment
+from chairtime.tenancy.access import get_branch_access
 from chairtime.tenancy.models import Branch, Membership
 from chairtime.tenancy.roles import ROLE_CAPABILITIES, Capability, Role
 
@@ -67,6 +68,10 @@ PRESENTER_ROLES = frozenset(
     for role, capabilities in ROLE_CAPABILITIES.items()
     if Capability.TREATMENT_EDIT in capabilities
 )
+# Who may record a visit's procedure at another price or discount than the agreed one (the
+# plan item's, else the branch's price and no discount): the front desk books and completes
+# visits (`schedule.book`) but must not price a procedure down.
+PRICE_CAPABILITIES = (Capability.TREATMENT_EDIT, Capability.MONEY_ADJUST)
 # Items still to do: not booked yet, or booked on an appointment that was then cancelled
 # or missed (the item goes back on the unscheduled list).
 UNSCHEDULED = Q(status=ItemStatus.PLANNED) | Q(
@@ -93,7 +98,8 @@ class ItemInput:
 class PerformedInput:
     """One procedure done in a visit. `unit_price` None → the plan item's price, else the
     branch's (else zero: a procedure without a price still counts as production);
-    `chair_minutes` None → a share of the time from seating to now."""
+    `discount` None → the plan item's, else none; `chair_minutes` None → a share of the
+    time from seating to now."""
 
     procedure_id: int
     plan_item_id: int | None = None
@@ -101,7 +107,7 @@ class PerformedInput:
     surfaces: str = ""
     quantity: int = 1
     unit_price: Decimal | None = None
-    discount: Decimal = Decimal("0")
+    discount: Decimal | None = None
     chair_minutes: int | None = None
     notes: str = ""
 
@@ -253,6 +259,8 @@ def _check_item(
             _("Give a phase from 1 to %(largest)s.") % {"largest": MAX_PHASE}
         ]
     reason = _text(errors, f"{prefix}discount_reason", item.discount_reason)
+    if not reason and item.discount.is_finite() and item.discount > 0:
+        errors[f"{prefix}discount_reason"] = [_("Say why the discount is given.")]
     priced = _price(
         errors, prefix, branch, procedure, teeth=item.teeth, surfaces=item.surfaces,
         quantity=item.quantity, unit_price=item.unit_price, discount=item.discount,
@@ -671,7 +679,8 @@ class _Performed:
 
 
 def _default_performed(appointment: Appointment) -> list[PerformedInput]:
-    """The plan items booked on this appointment, as agreed; else its own procedure."""
+    """The plan items booked on this appointment, as agreed (price and discount left to
+    their defaults: the item's); else its own procedure."""
     items = TreatmentItem.objects.filter(
         appointment=appointment,
         status=ItemStatus.SCHEDULED,
@@ -685,8 +694,6 @@ def _default_performed(appointment: Appointment) -> list[PerformedInput]:
             teeth=tuple(item.teeth),
             surfaces=item.surfaces,
             quantity=item.quantity,
-            unit_price=item.unit_price,
-            discount=item.discount,
         )
         for item in items
     ]
@@ -710,17 +717,24 @@ def _lock_plans_of(appointment: Appointment, performed: Sequence[PerformedInput]
 def _plan_item(
     errors: Errors, field: str, appointment: Appointment, item_id: int, seen: set[int]
 ) -> TreatmentItem | None:
+    """The item of one of the patient's plans in the appointment's branch. Another
+    patient's, another branch's and a missing one get the same answer, so an id tells
+    nothing about what exists elsewhere."""
     item = (
         TreatmentItem.objects.select_related("option__plan", "appointment")
-        .filter(pk=item_id)
+        .filter(
+            pk=item_id,
+            option__plan__branch_id=appointment.branch_id,
+            option__plan__patient_id=appointment.patient_id,
+        )
         .first()
     )
-    plan = item.option.plan if item is not None else None
-    if item is None or plan is None or plan.patient_id != appointment.patient_id:
-        message = _("This plan item is not this patient's.")
-    elif plan.branch_id != appointment.branch_id:
-        message = _("This plan item is on another branch's plan.")
-    elif plan.status not in OPEN_PLAN_STATUSES or item.option.status != OptionStatus.ACCEPTED:
+    if item is None:
+        message = _("No such plan item for this patient.")
+    elif (
+        item.option.plan.status not in OPEN_PLAN_STATUSES
+        or item.option.status != OptionStatus.ACCEPTED
+    ):
         message = _("This plan item is not on an accepted plan.")
     elif item.status in DONE_ITEM_STATUSES:
         message = _("This plan item is already “%(status)s”.") % {
@@ -735,8 +749,41 @@ def _plan_item(
     return None
 
 
+def _may_price(actor: User, branch: Branch) -> bool:
+    """Whether the actor may record a procedure at another price or discount than agreed."""
+    try:
+        access = get_branch_access(actor, branch.pk)
+    except NotFound:
+        return False
+    return any(access.can(capability) for capability in PRICE_CAPABILITIES)
+
+
+def _check_price_change(
+    errors: Errors,
+    prefix: str,
+    entry: PerformedInput,
+    item: TreatmentItem | None,
+    priced: _Priced,
+    branch: Branch,
+) -> None:
+    """Refuse a price or discount other than the agreed one (the plan item's, else the
+    branch's price and no discount), for someone who may not change them."""
+    if entry.unit_price is not None:
+        agreed = item.unit_price if item is not None else _branch_price(branch, priced.procedure)
+        if priced.unit_price != (agreed or Decimal("0")):
+            errors[f"{prefix}unit_price"] = [
+                _("You may not change the price of a procedure: leave it empty.")
+            ]
+    if entry.discount is not None:
+        agreed_discount = item.discount if item is not None else Decimal("0")
+        if priced.discount != agreed_discount:
+            errors[f"{prefix}discount"] = [
+                _("You may not give or change a discount: leave it empty.")
+            ]
+
+
 def _check_performed(
-    appointment: Appointment, performed: Sequence[PerformedInput]
+    appointment: Appointment, performed: Sequence[PerformedInput], *, may_price: bool
 ) -> list[_Performed]:
     branch = appointment.branch
     errors: Errors = {}
@@ -760,13 +807,18 @@ def _check_performed(
                 % {"largest": MAX_CHAIR_MINUTES}
             ]
         notes = _text(errors, f"{prefix}notes", entry.notes, limit=500)
+        discount = entry.discount
+        if discount is None:
+            discount = item.discount if item is not None else Decimal("0")
         priced = _price(
             errors, prefix, branch, procedure,
             teeth=entry.teeth or (tuple(item.teeth) if item else ()),
             surfaces=entry.surfaces or (item.surfaces if item else ""),
-            quantity=entry.quantity, unit_price=entry.unit_price, discount=entry.discount,
+            quantity=entry.quantity, unit_price=entry.unit_price, discount=discount,
             fallback_price=item.unit_price if item else None, price_required=False,
         )  # fmt: skip
+        if priced is not None and not may_price:
+            _check_price_change(errors, prefix, entry, item, priced, branch)
         if priced is not None:
             checked.append(_Performed(priced, item, entry.chair_minutes, notes))
     _raise(errors)
@@ -799,14 +851,18 @@ def complete_visit(
     """Complete a seated appointment and record what was done (production).
 
     `performed` None → the plan items booked on it (at their agreed price), else its own
-    procedure at the branch's price. Chair time not given is the visit's (seated until now)
-    shared evenly. Plan items done become completed and move their plans along; a patient
-    reaching a higher ladder tier than ever before gets a ladder step."""
+    procedure at the branch's price. A price or discount other than the agreed one needs
+    `treatment.edit` or `money.adjust` (the front desk completes visits as agreed). Chair
+    time not given is the visit's (seated until now) shared evenly. Plan items done become
+    completed and move their plans along; a patient reaching a higher ladder tier than ever
+    before gets a ladder step."""
     now = now or timezone.now()
     visit = complete_appointment(actor=actor, appointment=appointment, now=now)  # locks it
     inputs = list(performed) if performed is not None else _default_performed(visit)
     _lock_plans_of(visit, inputs)
-    checked = _check_performed(visit, inputs)
+    priced_by_hand = any(p.unit_price is not None or p.discount is not None for p in inputs)
+    may_price = priced_by_hand and _may_price(actor, visit.branch)
+    checked = _check_performed(visit, inputs, may_price=may_price)
     defaulted = [c for c in checked if c.chair_minutes is None]
     shares = iter(_shares(_visit_minutes(visit, now), len(defaulted)) if defaulted else [])
     rows = [

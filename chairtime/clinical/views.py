@@ -58,6 +58,7 @@ from chairtime.clinical.selectors import (
     list_unscheduled_treatment,
 )
 from chairtime.clinical.services import (
+    PRICE_CAPABILITIES,
     accept_option,
     add_item,
     add_option,
@@ -526,12 +527,14 @@ def _added_rows(request: HttpRequest) -> int:
 @capability_required(Capability.SCHEDULE_BOOK)
 def visit_complete(request: HttpRequest, appointment_id: int) -> HttpResponse:
     """What was done in the chair: the plan items (or the booked procedure) prefilled,
-    procedures added on the spot, and the chair time; completes the appointment."""
+    procedures added on the spot, and the chair time; completes the appointment. Price and
+    discount show only to those who may change them (`treatment.edit` or `money.adjust`)."""
     access = branch_access_of(request)
     appointment = access_appointment(access, appointment_id, capability=Capability.SCHEDULE_BOOK)
     branch = access.branch
+    may_price = any(access.can(capability) for capability in PRICE_CAPABILITIES)
     if request.method == "POST":
-        formset = PerformedFormSet(request.POST, branch=branch, prefix="done")
+        formset = PerformedFormSet(request.POST, branch=branch, may_price=may_price, prefix="done")
         visit = VisitForm(request.POST)
         if formset.is_valid() and visit.is_valid():
             counted = [form for form in formset.forms if form.is_counted]
@@ -549,13 +552,14 @@ def visit_complete(request: HttpRequest, appointment_id: int) -> HttpResponse:
         initial = _visit_rows(appointment)
         formset = PerformedFormSet(
             initial=initial + [{"is_done": True}] * _added_rows(request), branch=branch,
-            prefix="done",
+            may_price=may_price, prefix="done",
         )  # fmt: skip
         visit = VisitForm()
     planned_ids = {f.initial.get("plan_item") for f in formset.forms} - {None}
     context = {
         "appointment": appointment, "formset": formset, "visit": visit,
         "is_seated": appointment.status == "seated", "has_plan_items": bool(planned_ids),
+        "may_price": may_price,
         "more": _added_rows(request) - ADDED_ROWS + 1,
     }  # fmt: skip
     return _dialog(request, "clinical/visit_complete.html", context)

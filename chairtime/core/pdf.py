@@ -1,12 +1,15 @@
 """Printable pages as PDF (WeasyPrint, drawing with Debian's pango and system fonts).
 
 The same HTML the browser prints becomes a PDF. WeasyPrint may fetch the stylesheets the
-page links; the fetcher serves only our own static files from disk, so rendering never
-touches the network and a patient's document cannot be made to load anything else.
+page links; the fetcher serves only our own static files from disk and PNG images inlined
+as data URLs (a plan's drawn signature), so rendering never touches the network and a
+patient's document cannot be made to load anything else.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,11 @@ from django.http import HttpResponse
 from django.utils.text import slugify
 
 _MIME = {".css": "text/css", ".png": "image/png", ".svg": "image/svg+xml"}
+PNG_DATA_PREFIX = "data:image/png;base64,"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# A drawn signature is at most 200 kB as a data URL (the acceptance refuses larger ones);
+# anything bigger in a document is not ours.
+MAX_DATA_URL_LENGTH = 200 * 1024
 
 
 class RefusedResource(ValueError):
@@ -37,6 +45,20 @@ def _static_file(url: str) -> Path:
     return Path(str(found))
 
 
+def _inline_png(url: str) -> bytes:
+    """The image of a `data:image/png;base64,…` URL, decoded here: bounded in size, and
+    refused unless it is a PNG."""
+    if not url.startswith(PNG_DATA_PREFIX) or len(url) > MAX_DATA_URL_LENGTH:
+        raise RefusedResource(url[:80])
+    try:
+        image = base64.b64decode(url.removeprefix(PNG_DATA_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        raise RefusedResource(url[:80]) from None
+    if not image.startswith(PNG_MAGIC):
+        raise RefusedResource(url[:80])
+    return image
+
+
 def _source_name(relative: str) -> str:
     """The file behind a name `{% static %}` wrote: in production the manifest storage links
     hashed copies ("css/app.55e7cbd3b4f8.css"), which we read from their source instead."""
@@ -49,6 +71,9 @@ def _fetcher() -> Any:
 
     class StaticOnlyFetcher(URLFetcher):  # type: ignore[misc]
         def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+            if url.startswith("data:"):
+                image = _inline_png(url)
+                return URLFetcherResponse(url, body=image, headers={"Content-Type": "image/png"})
             file = _static_file(url)
             content_type = _MIME.get(file.suffix, "text/plain")
             return URLFetcherResponse(

@@ -175,6 +175,7 @@ class _Line:
     amount: Decimal
     performed_id: int | None = None
     credit: _Credit | None = None
+    club_membership: int | None = None  # whose discount the line took
 
 
 @dataclass(eq=False)
@@ -272,6 +273,7 @@ class _PatientBook:
     cards: list[_Card] = field(default_factory=list)
     credits: list[_Credit] = field(default_factory=list)
     club_until: date | None = None
+    club_membership: int | None = None  # the membership that lasts until club_until
     instalments_due: int = 0  # instalments of open schedules not yet paid
 
 
@@ -507,7 +509,7 @@ class BranchMoney:
             promo = rng.choice(usable) if usable else None
         for position, performed in enumerate(performed_list, 1):
             gross = performed.unit_price * performed.quantity
-            discount, reason, credit = performed.discount, "", None
+            discount, reason, credit, membership = performed.discount, "", None, None
             if discount:
                 reason = "As in the treatment plan"
             if not plain:
@@ -519,10 +521,12 @@ class BranchMoney:
             elif not plain and book.club_until and book.club_until >= day:
                 extra = (performed.amount * self.club_percent / 100).quantize(
                     self.quantum, rounding=ROUND_HALF_UP)  # fmt: skip
-                reason = "; ".join(
-                    filter(None, (reason, f"Club: Smile Club ({self.club_percent}%)"))
-                )
-                discount += extra
+                if extra > 0:  # as billing.services: a discount taken names its membership
+                    reason = "; ".join(
+                        filter(None, (reason, f"Club: Smile Club ({self.club_percent}%)"))
+                    )
+                    discount += extra
+                    membership = book.club_membership
             elif promo is not None and promo.kind == "percent":
                 extra = (performed.amount * promo.value / 100).quantize(
                     self.quantum, rounding=ROUND_HALF_UP)  # fmt: skip
@@ -531,7 +535,7 @@ class BranchMoney:
             invoice.lines.append(_Line(
                 self.ids.take(InvoiceLine), position, LineKind.PROCEDURE,
                 self.names[performed.procedure.id], performed.quantity, performed.unit_price,
-                discount, reason, gross - discount, performed.id, credit,
+                discount, reason, gross - discount, performed.id, credit, membership,
             ))  # fmt: skip
         if promo is not None and promo.kind == "amount":
             left = promo.value
@@ -560,7 +564,10 @@ class BranchMoney:
         if rng.random() < SELL_CARD.get(self.branch.country, 0.004) and not book.cards:
             value = self._nice(self.prices[self.codes["SCALE"]] * 10)
             price = self._nice(value * Decimal("0.9"))
-            line = self._add_line(invoice, LineKind.PREPAID_CARD, "Prepaid card", price)
+            # Sold below its value: the difference is the line's discount, as in billing.
+            line = self._add_line(invoice, LineKind.PREPAID_CARD, "Prepaid card", value)
+            line.discount, line.amount = value - price, price
+            line.discount_reason = "Prepaid card: 10% bonus value"
             self._card(at, day, patient_id, "card", value, line.id, book)
         elif rng.random() < GIVE_VOUCHER:
             self._card(at, day, patient_id, "voucher", self.prices[self.codes["EXAM"]], None, book)
@@ -575,9 +582,9 @@ class BranchMoney:
         if rng.random() < SELL_CLUB and not (book.club_until and book.club_until >= day):
             line = self._add_line(invoice, LineKind.CLUB, "Smile Club (12 months)", self.club_fee)
             ends = _add_months(day, 12) - timedelta(days=1)
-            book.club_until = ends
-            self.memberships.append((self.ids.take(ClubMembership), patient_id, self.club_id, day,
-                                     ends, line.id))  # fmt: skip
+            book.club_until, book.club_membership = ends, self.ids.take(ClubMembership)
+            self.memberships.append((book.club_membership, patient_id, self.club_id, day, ends,
+                                     line.id))  # fmt: skip
 
     def _add_line(self, invoice: _Invoice, kind: str, description: str, price: Decimal) -> _Line:
         line = _Line(self.ids.take(InvoiceLine), len(invoice.lines) + 1, kind, description, 1,
@@ -772,10 +779,13 @@ class BranchMoney:
             for line in lines:
                 line_rows.append((
                     line.id, invoice.id, line.position, line.kind, line.performed_id,
-                    line.credit.id if line.credit else None, line.description, line.quantity,
-                    line.unit_price, line.discount, line.discount_reason, line.amount, void,
+                    line.credit.id if line.credit else None, line.club_membership,
+                    line.description, line.quantity, line.unit_price, line.discount,
+                    line.discount_reason, line.amount, void,
                 ))  # fmt: skip
         insert_rows(Invoice, INVOICE_COLUMNS, invoice_rows)
+        # Lines and club memberships name each other; the foreign keys are checked when the
+        # branch's transaction commits (Django makes them deferrable).
         insert_rows(InvoiceLine, LINE_COLUMNS, line_rows)
         insert_rows(InvoiceSequence, ("branch", "next_number"), [(branch_id, self.sequence + 1)])
         insert_rows(PrepaidCard, CARD_COLUMNS, [
@@ -827,8 +837,8 @@ INVOICE_COLUMNS = (
     "created_at", "updated_at",
 )  # fmt: skip
 LINE_COLUMNS = (
-    "id", "invoice", "position", "kind", "performed", "package_credit", "description",
-    "quantity", "unit_price", "discount", "discount_reason", "amount", "is_void",
+    "id", "invoice", "position", "kind", "performed", "package_credit", "club_membership",
+    "description", "quantity", "unit_price", "discount", "discount_reason", "amount", "is_void",
 )  # fmt: skip
 CARD_COLUMNS = (
     "id", "organization", "branch", "code", "kind", "patient", "currency", "initial_value",

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from chairtime.accounts.models import User
-from chairtime.billing.models import Invoice, Payment
-from chairtime.billing.services import create_invoice
+from chairtime.billing.models import Invoice, Payment, PrepaidCard
+from chairtime.billing.services import create_invoice, create_promotion
 from chairtime.billing.tests.conftest import NOW, Money
-from chairtime.tenancy.roles import Role
+from chairtime.tenancy.roles import ROLE_CAPABILITIES, Capability, Role
 
 URL = "/api/v1/money"
 NOT_FOUND = {"detail": "Not found."}
@@ -222,3 +223,75 @@ def test_promotions_prepaid_cards_and_the_lock_date(
     assert moved.json() == {"branch_id": money.branch.pk, "lock_date": "2030-02-28"}
     back = api(money.manager, "put", "/lock-date", {"lock_date": "2030-01-31"})
     assert (back.status_code, list(back.json()["errors"])) == (422, ["lock_date"])
+
+
+def test_promotions_are_read_with_money_view_or_marketing_view_as_on_the_page(
+    api: Callable[..., Any],
+    money: Money,
+    persona: Callable[[Role], User],
+    logged_in: Callable[[User], Client],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A marketer who may only look at marketing (no marketing.edit, no money.view).
+    looker = frozenset({Capability.BRANCH_VIEW, Capability.MARKETING_VIEW})
+    monkeypatch.setitem(ROLE_CAPABILITIES, Role.MARKETER, looker)
+    create_promotion(
+        actor=money.owner, organization=money.world.acme, code="SPRING", name="Spring",
+        kind="percent", value="10", valid_from=date(2030, 3, 1), valid_until=date(2030, 3, 31),
+    )  # fmt: skip
+    marketer = persona(Role.MARKETER)
+
+    listed = api(marketer, "get", "/promotions")
+    page = logged_in(marketer).get(reverse("billing:promotion_list"))
+    nurse = api(persona(Role.NURSE), "get", "/promotions")
+
+    assert (listed.status_code, [p["code"] for p in listed.json()]) == (200, ["SPRING"])
+    assert page.status_code == 200
+    assert (nurse.status_code, nurse.json()) == (404, NOT_FOUND)
+    body = {"code": "x", "name": "X", "kind": "percent", "value": "5",
+            "valid_from": "2030-03-01", "valid_until": "2030-03-31"}  # fmt: skip
+    assert api(marketer, "post", "/promotions", body).status_code == 404
+
+
+def test_a_receptionist_cannot_sell_a_prepaid_card_below_its_value(
+    api: Callable[..., Any], money: Money
+) -> None:
+    body = {"patient": money.patient.pk, "value": "10000000", "price": "1000"}
+    refused = api(money.receptionist, "post", "/prepaid-cards", body)
+    assert (refused.status_code, refused.json()) == (
+        422, {"detail": INVALID, "errors": {"price": ["You may not sell a card below its value."]}},
+    )  # fmt: skip
+    assert not PrepaidCard.objects.exists() and not Invoice.objects.exists()
+    no_reason = api(money.manager, "post", "/prepaid-cards", body)
+    assert (no_reason.status_code, no_reason.json()["errors"]) == (
+        422, {"discount_reason": ["Give a reason."]},
+    )  # fmt: skip
+    sold = api(money.manager, "post", "/prepaid-cards", {**body, "discount_reason": "Staff"})
+    assert sold.status_code == 201
+    invoice = sold.json()["invoice"]
+    assert (invoice["subtotal"], invoice["discount_total"], invoice["total"]) == (
+        "10000000", "9999000", "1000",
+    )  # fmt: skip
+    [line] = invoice["lines"]
+    assert (line["unit_price"], line["discount"], line["discount_reason"], line["amount"]) == (
+        "10000000", "9999000", "Staff", "1000",
+    )  # fmt: skip
+    assert sold.json()["card"]["balance"] == "10000000"
+
+
+def test_a_zero_line_discount_needs_no_capability(api: Callable[..., Any], money: Money) -> None:
+    done = money.perform(500000)
+    body = {"patient": money.patient.pk, "performed_ids": [done.pk],
+            "line_discounts": {str(done.pk): "0"}}  # fmt: skip
+    made = api(money.receptionist, "post", "/invoices", body)
+    assert (made.status_code, made.json()["total"], made.json()["discount_total"]) == (
+        201, "500000", "0",
+    )  # fmt: skip
+    other = money.perform(500000)
+    refused = api(money.receptionist, "post", "/invoices", {
+        "patient": money.patient.pk, "performed_ids": [other.pk],
+        "line_discounts": {str(other.pk): "1"}, "discount_reasons": {str(other.pk): "x"},
+    })  # fmt: skip
+    assert (refused.status_code, refused.json()["errors"]) == (
+        422, {"line_discounts": ["You may not give discounts on invoices."]},
+    )  # fmt: skip

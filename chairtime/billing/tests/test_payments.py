@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import pytest
 
+from chairtime.audit.models import AuditEvent
+from chairtime.billing import services
 from chairtime.billing.models import (
     Allocation,
     Instalment,
@@ -27,11 +29,13 @@ from chairtime.billing.services import (
     refund_payment,
     sell_prepaid_card,
     take_payment,
+    void_invoice,
 )
 from chairtime.billing.tests.conftest import NOW, Money
-from chairtime.core.errors import InvalidInput, NotFound
+from chairtime.core.errors import Conflict, InvalidInput, NotFound
 from chairtime.patients.models import Patient
 from chairtime.tenancy.models import Branch
+from tests.factories import PatientFactory
 
 D = Decimal
 
@@ -207,8 +211,8 @@ def test_instalments_must_add_up_and_payments_fill_them(money: Money) -> None:
 
 def test_prepaid_card_is_spent_as_a_payment_method(money: Money) -> None:
     card, sale = sell_prepaid_card(
-        actor=money.receptionist, branch=money.branch, patient=money.patient, value="1100000",
-        price="1000000", expires_on=date(2030, 12, 31), now=NOW,
+        actor=money.manager, branch=money.branch, patient=money.patient, value="1100000",
+        price="1000000", discount_reason="Bonus value", expires_on=date(2030, 12, 31), now=NOW,
     )  # fmt: skip
     assert (sale.total, sale.lines.get().kind, card.balance, card.initial_value) == (
         D("1000000"), "prepaid_card", D("1100000"), D("1100000"),
@@ -228,7 +232,7 @@ def test_prepaid_card_is_spent_as_a_payment_method(money: Money) -> None:
     assert caught.value.errors == {"prepaid_card_code": ["No such prepaid card or voucher."]}
     with pytest.raises(InvalidInput) as caught:
         take_payment(
-            actor=money.usd_receptionist, branch=money.usd_branch, patient=money.usd_patient,
+            actor=money.usd_receptionist, branch=money.usd_branch, patient=money.patient,
             amount="1", method="prepaid_card", prepaid_card_code=card.code, now=NOW,
         )  # fmt: skip
     assert caught.value.errors == {
@@ -247,6 +251,27 @@ def test_voucher_is_given_away_and_spent_by_anyone(money: Money) -> None:
     assert (voucher.kind, voucher.patient, voucher.sale_line) == ("voucher", None, None)
     _pay(money, "150000", method="prepaid_card", prepaid_card_code=voucher.code)
     assert PrepaidCard.objects.get(pk=voucher.pk).balance == D("50000")
+
+
+def test_a_card_issued_to_a_patient_pays_for_no_one_else(money: Money) -> None:
+    voucher = issue_voucher(
+        actor=money.manager, branch=money.branch, value="300000", patient=money.patient, now=NOW
+    )
+    card, _sale = sell_prepaid_card(
+        actor=money.receptionist, branch=money.branch, patient=money.patient, value="500000",
+        now=NOW,
+    )  # fmt: skip
+    stranger = PatientFactory(home_branch=money.branch)
+
+    for code in (voucher.code, card.code):
+        with pytest.raises(InvalidInput) as caught:
+            _pay(money, "100000", patient=stranger, method="prepaid_card", prepaid_card_code=code)
+        assert caught.value.errors == {"prepaid_card_code": ["No such prepaid card or voucher."]}
+
+    assert not Payment.objects.filter(patient=stranger).exists()
+    assert [c.balance for c in PrepaidCard.objects.order_by("pk")] == [D("300000"), D("500000")]
+    _pay(money, "100000", method="prepaid_card", prepaid_card_code=voucher.code)
+    assert PrepaidCard.objects.get(pk=voucher.pk).balance == D("200000")
 
 
 def test_refund_only_from_what_is_unallocated(money: Money) -> None:
@@ -326,3 +351,63 @@ def test_refund_of_a_card_payment_goes_back_to_the_card(money: Money) -> None:
         now=NOW,
     )
     assert PrepaidCard.objects.get(pk=voucher.pk).balance == D("150000")
+
+
+def test_a_card_sold_below_its_value_needs_money_adjust_and_shows_the_discount(
+    money: Money,
+) -> None:
+    sale = {"branch": money.branch, "patient": money.patient, "value": "10000000", "now": NOW}
+    with pytest.raises(InvalidInput) as caught:
+        sell_prepaid_card(actor=money.receptionist, price="1000", discount_reason="x", **sale)
+    assert caught.value.errors == {"price": ["You may not sell a card below its value."]}
+    with pytest.raises(InvalidInput) as caught:
+        sell_prepaid_card(actor=money.manager, price="9000000", discount_reason=" ", **sale)
+    assert caught.value.errors == {"discount_reason": ["Give a reason."]}
+    assert not PrepaidCard.objects.exists() and not Invoice.objects.exists()
+    card, invoice = sell_prepaid_card(
+        actor=money.manager, price="9000000", discount_reason="Opening offer", **sale
+    )
+    line = invoice.lines.get()
+    assert (line.unit_price, line.discount, line.discount_reason, line.amount) == (
+        D("10000000"), D("1000000"), "Opening offer", D("9000000"),
+    )  # fmt: skip
+    assert (invoice.subtotal, invoice.discount_total, invoice.total) == (
+        D("10000000"), D("1000000"), D("9000000"),
+    )  # fmt: skip
+    assert card.initial_value == card.balance == D("10000000")
+    at_value, _sale = sell_prepaid_card(actor=money.receptionist, price="10000000", **sale)
+    assert at_value.sale_line.discount == 0  # type: ignore[union-attr]
+
+
+def test_voiding_a_card_sale_audits_the_card_it_withdraws(money: Money) -> None:
+    card, invoice = sell_prepaid_card(
+        actor=money.receptionist, branch=money.branch, patient=money.patient,
+        value="2000000", now=NOW,
+    )  # fmt: skip
+    void_invoice(actor=money.manager, invoice=invoice, reason="Wrong patient", now=NOW)
+    card.refresh_from_db()
+    assert (card.is_active, card.balance) == (False, D("0"))
+    events = AuditEvent.objects.filter(object_type="billing.prepaidcard", object_id=str(card.pk))
+    assert [(e.action, e.changes) for e in events.order_by("pk")][1:] == [
+        ("update", {"balance": ["2000000", "0"], "is_active": [True, False]}),
+    ]
+
+
+def test_a_card_code_taken_by_a_concurrent_sale_is_a_conflict(
+    money: Money, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code was free when looked up; another sale inserted it before this one did."""
+    taken = issue_voucher(actor=money.manager, branch=money.branch, value="100000", now=NOW)
+    monkeypatch.setattr(services, "_unused_card_code", lambda organization_id: taken.code)
+    with pytest.raises(Conflict) as caught:
+        sell_prepaid_card(
+            actor=money.receptionist, branch=money.branch, patient=money.patient,
+            value="500000", now=NOW,
+        )  # fmt: skip
+    assert caught.value.errors == {
+        "code": ["Another card was just given the same code: try again."]
+    }
+    with pytest.raises(Conflict):
+        issue_voucher(actor=money.manager, branch=money.branch, value="100000", now=NOW)
+    assert list(PrepaidCard.objects.all()) == [taken]
+    assert not Invoice.objects.exists()

@@ -8,9 +8,12 @@ from decimal import Decimal
 
 import pytest
 
+from chairtime.audit.models import AuditEvent
 from chairtime.billing.models import (
     Club,
     ClubMembership,
+    Invoice,
+    InvoiceStatus,
     Package,
     PackageCredit,
     PackageItem,
@@ -214,3 +217,79 @@ def test_club_discount_while_the_membership_lasts_then_promotion(money: Money) -
     # 15% off 1,000,000 = 150,000; then 10% of 850,000 = 85,000
     assert (line.discount, line.amount) == (D("235000"), D("765000"))
     assert line.discount_reason == "Club: Smile club (15%); Promotion TEN"
+
+
+def _events(object_type: str, object_id: int) -> list[tuple[str, dict[str, list[object]]]]:
+    rows = AuditEvent.objects.filter(object_type=object_type, object_id=str(object_id))
+    return [(e.action, e.changes) for e in rows.order_by("pk")]
+
+
+def _smile_club(money: Money) -> Club:
+    return Club.objects.create(
+        branch=money.branch, name="Smile club", fee=D("1000000"),
+        discount_percent=D("20"), duration_months=12,
+    )  # fmt: skip
+
+
+def test_a_club_sale_whose_discount_was_used_cannot_be_voided(money: Money) -> None:
+    sale = sell_club_membership(
+        actor=money.receptionist, branch=money.branch, patient=money.patient,
+        club=_smile_club(money), now=NOW,
+    )  # fmt: skip
+    membership = ClubMembership.objects.get()
+    implant = create_invoice(
+        actor=money.receptionist, branch=money.branch, patient=money.patient,
+        performed_ids=[money.perform(50000000).pk], now=NOW,
+    )  # fmt: skip
+    line = implant.lines.get()
+    assert (line.discount, line.club_membership) == (D("10000000"), membership)
+    with pytest.raises(InvalidInput) as caught:
+        void_invoice(actor=money.manager, invoice=sale, reason="Changed mind", now=NOW)
+    assert caught.value.errors == {
+        "invoice": [f"The discount of this club membership was already used on {implant.number}."]
+    }
+    assert Invoice.objects.get(pk=sale.pk).status == InvoiceStatus.OPEN
+    assert ClubMembership.objects.get() == membership
+    # Once the invoice that used it is void, the membership is unused again.
+    void_invoice(actor=money.manager, invoice=implant, reason="Wrong patient", now=NOW)
+    void_invoice(actor=money.manager, invoice=sale, reason="Changed mind", now=NOW)
+    assert not ClubMembership.objects.exists()
+    line.refresh_from_db()
+    assert (line.is_void, line.club_membership, line.discount_reason) == (
+        True, None, "Club: Smile club (20%)",
+    )  # fmt: skip
+
+
+def test_selling_and_withdrawing_a_club_membership_is_audited(money: Money) -> None:
+    sale = sell_club_membership(
+        actor=money.receptionist, branch=money.branch, patient=money.patient,
+        club=_smile_club(money), now=NOW,
+    )  # fmt: skip
+    membership = ClubMembership.objects.get()
+    dates = {"starts_on": [None, "2030-03-15"], "ends_on": [None, "2031-03-14"]}
+    assert _events("billing.clubmembership", membership.pk) == [
+        ("create", {"club": [None, membership.club_id], **dates}),
+    ]
+    void_invoice(actor=money.manager, invoice=sale, reason="Changed mind", now=NOW)
+    withdrawn = {"club": [membership.club_id, None], "starts_on": ["2030-03-15", None],
+                 "ends_on": ["2031-03-14", None]}  # fmt: skip
+    assert _events("billing.clubmembership", membership.pk)[1:] == [("delete", withdrawn)]
+
+
+def test_selling_and_withdrawing_package_credits_is_audited(money: Money) -> None:
+    package = _package(money)
+    PackageItem.objects.create(package=package, procedure=money.filling, quantity=1)
+    sale = sell_package(
+        actor=money.receptionist, branch=money.branch, patient=money.patient, package=package,
+        now=NOW,
+    )  # fmt: skip
+    credits = list(PackageCredit.objects.order_by("pk"))
+    assert [_events("billing.packagecredit", c.pk) for c in credits] == [
+        [("create", {"procedure": [None, c.procedure_id], "quantity_total": [None, quantity],
+                     "expires_on": [None, "2031-03-15"]})]
+        for c, quantity in zip(credits, (6, 1), strict=True)
+    ]  # fmt: skip
+    void_invoice(actor=money.manager, invoice=sale, reason="Changed mind", now=NOW)
+    assert [_events("billing.packagecredit", c.pk)[1:] for c in credits] == [
+        [("update", {"quantity_total": [6, 0]})], [("update", {"quantity_total": [1, 0]})],
+    ]  # fmt: skip

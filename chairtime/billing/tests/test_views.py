@@ -31,7 +31,7 @@ from chairtime.billing.models import (
     Refund,
     WriteOff,
 )
-from chairtime.billing.services import create_invoice, take_payment
+from chairtime.billing.services import create_invoice, issue_voucher, take_payment
 from chairtime.billing.tests.conftest import Money
 from chairtime.clinical.models import PlanStatus, TreatmentPlan
 from chairtime.core.templatetags.chairtime import money as money_filter
@@ -204,6 +204,26 @@ def test_invoice_then_payment_brings_the_balance_to_zero(money, client):
     assert f'id="balance-owed">{vnd(0)}<' in page
     assert f'id="credit-held">{vnd(0)}<' in page
     assert "POS 77" in page
+
+
+def test_a_patients_voucher_cannot_pay_for_another_patient(money, client):
+    voucher = issue_voucher(
+        actor=money.manager, branch=money.branch, value="300000", patient=money.patient
+    )
+    stranger = PatientFactory(home_branch=money.branch)
+    client = as_user(client, money.receptionist, money.branch)
+
+    response = client.post(
+        reverse("billing:payment_create", args=[stranger.pk]),
+        {"amount": "300000", "method": "prepaid_card", "kind": "payment",
+         "prepaid_card_code": voucher.code},
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    assert "No such prepaid card or voucher." in response.content.decode()
+    assert not Payment.objects.filter(patient=stranger).exists()
+    voucher.refresh_from_db()
+    assert voucher.balance == D("300000")
 
 
 def test_deposit_is_held_then_applied_to_the_invoice(money, client):
@@ -461,6 +481,27 @@ def test_selling_a_package_invoices_it(money, client):
     assert invoice.total == D("1200000")
     page = client.get(patient_url(money)).content.decode()
     assert "Six cleanings" in page
+
+
+def test_only_who_may_discount_sells_a_card_below_its_value(money, client):
+    url = reverse("billing:prepaid_card_sell", args=[money.patient.pk])
+    desk = as_user(client, money.receptionist, money.branch)
+    desk_page = desk.get(patient_url(money)).content.decode()
+    # The desk has no price field: a price sent anyway is not read, the card costs its value.
+    desk.post(url, {"value": "1000000", "price": "1000", "discount_reason": "x"})
+    assert 'name="discount_reason"' not in desk_page and 'name="price"' not in desk_page
+    assert Invoice.objects.get().total == D("1000000")
+
+    manager = as_user(client, money.manager, money.branch)
+    assert 'name="discount_reason"' in manager.get(patient_url(money)).content.decode()
+    refused = manager.post(url, {"value": "1000000", "price": "900000"})
+    assert "Give a reason." in errors_of(refused)
+    assert Invoice.objects.count() == 1
+    manager.post(url, {"value": "1000000", "price": "900000", "discount_reason": "Opening"})
+    line = Invoice.objects.exclude(total=D("1000000")).get().lines.get()
+    assert (line.unit_price, line.discount, line.discount_reason, line.amount) == (
+        D("1000000"), D("100000"), "Opening", D("900000"),
+    )  # fmt: skip
 
 
 # --- the cash-up ---------------------------------------------------------------------------

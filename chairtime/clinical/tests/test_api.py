@@ -319,7 +319,7 @@ def test_names_each_bad_field_of_a_new_plan(clinic):
     api = client_for(clinic.doctor, clinic.branch)
     body = plan_body(clinic, title="", options=[{"label": "A", "items": [
         {"procedure_id": clinic.filling.pk, "teeth": [19]},
-        {"procedure_id": clinic.filling.pk, "discount": "600000"},
+        {"procedure_id": clinic.filling.pk, "discount": "600000", "discount_reason": "Friend"},
         {"procedure_id": clinic.filling.pk, "unit_price": "1.5"},
     ]}])  # fmt: skip
     before = counts()
@@ -382,6 +382,73 @@ def test_refuses_a_ladder_period_that_ends_before_it_starts(clinic):
     }
 
 
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("start=2030-01-01&end=9999-12-31", "end"), ("start=0001-01-01&end=2030-01-01", "start")],
+)
+def test_refuses_ladder_dates_out_of_reach_naming_them(clinic, query, field):
+    api = client_for(clinic.doctor, clinic.branch)
+    assert refused(api.get(f"{URL}/ladder?{query}")) == {
+        field: ["Give a date between 1900 and 2999."]
+    }
+
+
+def test_refuses_a_plan_item_discount_without_its_reason_as_the_page_does(clinic):
+    plan = clinic.plan()
+    option = plan.options.get()
+    api = client_for(clinic.consultant, clinic.branch)
+    before = counts()
+    response = post(api, f"{URL}/plans/{plan.pk}/options/{option.pk}/items", {
+        "procedure_id": clinic.filling.pk, "teeth": [15], "discount": "100000",
+    })  # fmt: skip
+    assert refused(response) == {"discount_reason": ["Say why the discount is given."]}
+    assert counts() == before
+
+
+def test_another_branchs_plan_item_is_refused_like_a_missing_one(clinic, world):
+    plan = clinic.accepted()
+    item = items_of(plan)[0]
+    # The same (organisation-wide) patient's plan, made in branch B.
+    TreatmentPlan.objects.filter(pk=plan.pk).update(branch=world.branch_b)
+    visit = clinic.seated(local(7, 8, 30))
+    api = client_for(clinic.doctor, clinic.branch)
+
+    def complete(plan_item_id: int) -> Any:
+        return post(api, f"{URL}/visits/{visit.pk}/complete", {"performed": [
+            {"procedure_id": clinic.filling.pk, "plan_item_id": plan_item_id},
+        ]})  # fmt: skip
+
+    elsewhere, missing = refused(complete(item.pk)), refused(complete(999_999))
+    assert (
+        elsewhere
+        == missing
+        == {"performed.0.plan_item_id": ["No such plan item for this patient."]}
+    )
+    assert PerformedProcedure.objects.count() == 0
+
+
+def test_the_front_desk_completes_a_visit_only_at_the_agreed_price(clinic):
+    visit = clinic.seated(local(7, 8, 30))
+    api = client_for(clinic.receptionist, clinic.branch)
+    url = f"{URL}/visits/{visit.pk}/complete"
+
+    response = post(api, url, {"performed": [
+        {"procedure_id": clinic.filling.pk, "unit_price": "1"},
+        {"procedure_id": clinic.checkup.pk, "discount": "200000"},
+    ]})  # fmt: skip
+
+    assert refused(response) == {
+        "performed.0.unit_price": ["You may not change the price of a procedure: leave it empty."],
+        "performed.1.discount": ["You may not give or change a discount: leave it empty."],
+    }
+    visit.refresh_from_db()
+    assert (visit.status, PerformedProcedure.objects.count()) == (AppointmentStatus.SEATED, 0)
+    agreed = post(api, url, {"performed": [
+        {"procedure_id": clinic.filling.pk, "unit_price": "500000", "discount": "0"},
+    ]})  # fmt: skip
+    assert (agreed.status_code, agreed.json()["performed"][0]["amount"]) == (200, "500000")
+
+
 def test_an_expired_plan_cannot_be_accepted_through_the_api(clinic, world):
     plan = clinic.plan(now=local(1, 9, month=10, year=2029))  # expired on 30 Dec 2029
     option = plan.options.get()
@@ -391,3 +458,22 @@ def test_an_expired_plan_cannot_be_accepted_through_the_api(clinic, world):
         {"option": option.pk, "method": "verbal", "witness": clinic.nurse.pk},
     )  # fmt: skip
     assert refused(response) == {"status": ["This plan expired on 2029-12-30."]}
+
+
+def test_amounts_are_strings_never_json_numbers(clinic):
+    """A JSON number passes through a float (500000.0000000000001 reads as 500000): refused,
+    as billing's API refuses it; a string that is not a number is named too."""
+    api = client_for(clinic.doctor, clinic.branch)
+    url = f"{URL}/patients/{clinic.patient.pk}/plans"
+    before = counts()
+    as_number = plan_body(clinic, options=[{"label": "A", "items": [
+        {"procedure_id": clinic.filling.pk, "unit_price": 500000.0000000000001},
+    ]}])  # fmt: skip
+    assert list(refused(post(api, url, as_number))) == ["options.0.items.0.unit_price"]
+    as_words = plan_body(clinic, options=[{"label": "A", "items": [
+        {"procedure_id": clinic.filling.pk, "unit_price": "five hundred"},
+    ]}])  # fmt: skip
+    assert refused(post(api, url, as_words)) == {
+        "options.0.items.0.unit_price": ["Give the amount as a number, e.g. 150000 or 12.50."]
+    }
+    assert counts() == before

@@ -139,10 +139,12 @@ FIELD = "options.0.items.0."
             "Give the teeth these surfaces are on."]}),
         ({"quantity": 0}, {f"{FIELD}quantity": ["Give a quantity from 1 to 999."]}),
         ({"phase": 0}, {f"{FIELD}phase": ["Give a phase from 1 to 99."]}),
-        ({"discount": Decimal("500001")}, {f"{FIELD}discount": [
+        ({"discount": Decimal("500001"), "discount_reason": "Friend"}, {f"{FIELD}discount": [
             "The discount (500001) is more than the price (500000)."]}),
-        ({"quantity": 2, "discount": Decimal("1000001")}, {f"{FIELD}discount": [
-            "The discount (1000001) is more than the price (1000000)."]}),
+        ({"quantity": 2, "discount": Decimal("1000001"), "discount_reason": "Friend"},
+         {f"{FIELD}discount": ["The discount (1000001) is more than the price (1000000)."]}),
+        ({"discount": Decimal("1"), "discount_reason": "  "}, {f"{FIELD}discount_reason": [
+            "Say why the discount is given."]}),
         ({"discount": Decimal("-1")}, {f"{FIELD}discount": ["The amount cannot be negative."]}),
         ({"unit_price": Decimal("100.5")}, {f"{FIELD}unit_price": [
             "VND has no minor unit: give a whole amount."]}),

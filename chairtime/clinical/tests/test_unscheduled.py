@@ -182,7 +182,8 @@ def test_summary_phases_discounts_and_cancelled_items(clinic):
 
     plan = clinic.accepted(
         clinic.plan([("Full", [
-            ItemInput(clinic.crown.pk, teeth=(11,), phase=2, discount=Decimal("500000")),
+            ItemInput(clinic.crown.pk, teeth=(11,), phase=2, discount=Decimal("500000"),
+                      discount_reason="Loyal patient"),
             ItemInput(clinic.filling.pk, teeth=(16,), quantity=2),
             ItemInput(clinic.checkup.pk),
         ])])

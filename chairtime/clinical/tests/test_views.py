@@ -8,7 +8,10 @@ one doctor (An Trần), a filling at 500,000 and a crown at 3,000,000.
 
 from __future__ import annotations
 
+import base64
 import re
+import struct
+import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,6 +22,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from chairtime.accounts.models import User
+from chairtime.clinical.forms import PricedSelect
 from chairtime.clinical.models import (
     ItemStatus,
     LadderStep,
@@ -50,6 +54,19 @@ from tests.factories import (
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 SIGNATURE = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+
+
+def drawn_signature() -> str:
+    """A whole PNG (40 × 20, black) as the signature pad sends it: a data URL."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    rows = b"".join(b"\x00" + b"\x00\x00\x00" * 40 for _ in range(20))
+    header = struct.pack(">IIBBBBB", 40, 20, 8, 2, 0, 0, 0)
+    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + body).decode()
 
 
 @dataclass
@@ -282,8 +299,18 @@ def test_add_item_form_offers_the_branch_prices(clinic, consultant, desk):
 
     page = text(desk.get(item_url(plan), **HTMX))
 
-    assert f'value="{clinic.filling.pk}" data-price="500000.00"' in page
+    assert f'value="{clinic.filling.pk}" data-price="500000"' in page  # VND: no minor unit
     assert "<html" not in page  # the dialog's content only
+
+
+def test_the_price_hint_has_the_currencys_decimals():
+    select = PricedSelect(prices={7: Decimal("12.5"), 8: Decimal("500000.00")}, currency="USD")
+    vnd = PricedSelect(prices={8: Decimal("500000.00")}, currency="VND")
+
+    def hint(widget: PricedSelect, key: int) -> str:
+        return widget.create_option("procedure", key, "x", False, 0)["attrs"]["data-price"]
+
+    assert (hint(select, 7), hint(select, 8), hint(vnd, 8)) == ("12.50", "500000.00", "500000")
 
 
 @pytest.mark.parametrize(
@@ -293,6 +320,8 @@ def test_add_item_form_offers_the_branch_prices(clinic, consultant, desk):
         ({"surfaces": "MX"}, "surfaces", "X is not a tooth surface"),
         ({"discount": "600000", "discount_reason": "Friend"}, "discount",
          "The discount is larger than the price."),
+        ({"discount": "100000", "discount_reason": " "}, "discount_reason",
+         "Say why the discount is given."),  # the service's rule, as for the API
         ({"unit_price": "12.5"}, "unit_price", "VND has no minor unit: give a whole amount."),
         ({"quantity": "0"}, "quantity", "Ensure this value is greater than or equal to 1."),
     ],
@@ -548,6 +577,39 @@ def test_complete_a_visit_with_an_added_procedure(clinic, consultant, desk):
     assert LadderStep.objects.get().tier == "flagship"
 
 
+def test_the_front_desk_completes_a_visit_at_the_agreed_price(
+    clinic, consultant, desk, persona, logged_in
+):
+    _plan, appointment = seated_visit(clinic, consultant, desk)
+    item = TreatmentItem.objects.get(option__label="Filling")
+    reception = logged_in(persona(Role.RECEPTIONIST))  # schedule.book, not treatment.edit
+
+    dialog = text(reception.get(complete_url(appointment), **HTMX))
+    response = reception.post(complete_url(appointment), {
+        "done-TOTAL_FORMS": "1", "done-INITIAL_FORMS": "0", "done-0-plan_item": item.pk,
+        "done-0-is_done": "on", "done-0-procedure": clinic.filling.pk, "done-0-teeth": "16",
+        "done-0-quantity": "1", "done-0-unit_price": "1", "done-0-discount": "500000",
+        "chair_minutes": "30",
+    }, **HTMX)  # fmt: skip
+
+    assert 'name="done-0-unit_price"' not in dialog and 'name="done-0-discount"' not in dialog
+    assert "recorded at the plan's agreed price" in dialog
+    assert response.status_code == 200
+    done = PerformedProcedure.objects.get()
+    assert (done.unit_price, done.discount, done.amount) == (
+        Decimal("500000"), Decimal("0"), Decimal("500000"),
+    )  # fmt: skip
+
+
+def test_those_who_edit_treatment_see_and_change_the_price(clinic, consultant, desk):
+    _plan, appointment = seated_visit(clinic, consultant, desk)
+
+    dialog = text(desk.get(complete_url(appointment), **HTMX))
+
+    assert 'name="done-0-unit_price"' in dialog and 'name="done-0-discount"' in dialog
+    assert "recorded at the plan's agreed price" not in dialog
+
+
 def test_complete_refuses_a_bad_tooth_and_records_nothing(clinic, consultant, desk):
     _plan, appointment = seated_visit(clinic, consultant, desk)
     data = {
@@ -613,6 +675,22 @@ def test_plan_pdf_is_the_printable_plan_in_the_patients_language(clinic, consult
     assert response.content.startswith(b"%PDF-")
 
 
+def test_plan_pdf_carries_the_patients_drawn_signature(clinic, consultant, desk, caplog):
+    plan = clinic.plan(consultant)
+    accept_option(
+        actor=consultant, option=plan.options.get(label="Filling"), method="signature",
+        signature=drawn_signature(), signed_name="Nguyễn Thị Ánh",
+    )  # fmt: skip
+
+    printable = text(desk.get(reverse("clinical:plan_print", args=[plan.pk])))
+    pdf = desk.get(reverse("clinical:plan_pdf", args=[plan.pk])).content
+
+    assert f'class="signature" src="{drawn_signature()}"' in printable
+    assert pdf.startswith(b"%PDF-")
+    assert b"/Image" in pdf  # the signature, the page's only image
+    assert [r.getMessage() for r in caplog.records if "Failed to load" in r.getMessage()] == []
+
+
 def test_plan_card_links_print_and_pdf(clinic, consultant, desk):
     plan = clinic.plan(consultant)
 
@@ -657,6 +735,20 @@ def test_ladder_report_needs_analytics_or_treatment_view(role, status, clinic, p
     response = logged_in(persona(role)).get(reverse("clinical:ladder_report"))
 
     assert response.status_code == status
+
+
+@pytest.mark.parametrize(
+    ("query", "field"), [("end=9999-12-31", "end"), ("start=0001-01-01&end=2030-01-01", "start")]
+)
+def test_ladder_report_refuses_dates_out_of_reach(query, field, clinic, persona, logged_in):
+    response = logged_in(persona(Role.BRANCH_MANAGER)).get(
+        f"{reverse('clinical:ladder_report')}?{query}"
+    )
+
+    page = text(response)
+    assert response.status_code == 200
+    assert page.count('<p class="error">Give a date between 1900 and 2999.</p>') == 1
+    assert re.search(rf'<input[^>]* name="{field}"[^>]* aria-invalid="true"', page)
 
 
 def test_navigation_leads_to_the_unscheduled_list(clinic, desk):

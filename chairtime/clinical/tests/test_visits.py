@@ -38,6 +38,7 @@ from chairtime.clinical.tests.clinic_world import (
 from chairtime.core.errors import InvalidInput
 from chairtime.scheduling.choices import AppointmentStatus
 from chairtime.scheduling.services import seat_appointment
+from chairtime.tenancy.roles import ROLE_CAPABILITIES, Capability, Role
 from tests.factories import PatientFactory, ProcedureFactory
 
 
@@ -108,7 +109,8 @@ def test_chair_time_is_the_booked_duration_without_a_seating_time(clinic):
 def test_the_plan_items_booked_on_a_visit_are_performed_at_their_agreed_price(clinic):
     plan = clinic.accepted(
         clinic.plan([("Fillings", [
-            ItemInput(clinic.filling.pk, teeth=(16,), surfaces="MO", discount=Decimal("50000")),
+            ItemInput(clinic.filling.pk, teeth=(16,), surfaces="MO", discount=Decimal("50000"),
+                      discount_reason="Loyal patient"),
             ItemInput(clinic.filling.pk, teeth=(17,), unit_price=Decimal("450000")),
             ItemInput(clinic.crown.pk, teeth=(26,)),
         ])])
@@ -169,6 +171,89 @@ def test_records_what_was_actually_done_when_told(clinic):
     assert second.appointment == visit
 
 
+# --- who may change the price ------------------------------------------------------------------
+def discounted_visit(clinic) -> tuple:
+    """A seated visit doing a filling agreed at 450,000 (500,000 less 50,000)."""
+    plan = clinic.accepted(
+        clinic.plan([("Filling", [
+            ItemInput(clinic.filling.pk, teeth=(16,), discount=Decimal("50000"),
+                      discount_reason="Loyal patient"),
+        ])])
+    )  # fmt: skip
+    item = items_of(plan)[0]
+    return booked_and_seated(clinic, item, local(8, 9)), item
+
+
+def test_the_front_desk_records_the_agreed_price_and_discount(clinic):
+    visit, item = discounted_visit(clinic)
+
+    complete_visit(
+        actor=clinic.receptionist, appointment=visit, now=local(8, 9, 30),
+        performed=[PerformedInput(clinic.filling.pk, plan_item_id=item.pk,
+                                  unit_price=Decimal("500000"), discount=None)],
+    )  # fmt: skip
+
+    assert [r[5:8] for r in performed_rows(visit)] == [
+        (Decimal("500000"), Decimal("50000"), Decimal("450000"))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("entry", "errors"),
+    [
+        ({"unit_price": Decimal("400000")}, {"performed.0.unit_price": [
+            "You may not change the price of a procedure: leave it empty."]}),
+        ({"discount": Decimal("0")}, {"performed.0.discount": [
+            "You may not give or change a discount: leave it empty."]}),
+        ({"discount": Decimal("450000")}, {"performed.0.discount": [
+            "You may not give or change a discount: leave it empty."]}),
+    ],
+)  # fmt: skip
+def test_the_front_desk_may_not_change_a_visits_price_or_discount(clinic, entry, errors):
+    visit, item = discounted_visit(clinic)
+    performed = [PerformedInput(clinic.filling.pk, plan_item_id=item.pk, **entry)]
+
+    assert (
+        refused(complete_visit, actor=clinic.receptionist, appointment=visit, performed=performed)
+        == errors
+    )
+    visit.refresh_from_db()
+    assert visit.status == AppointmentStatus.SEATED
+
+
+def test_the_front_desk_may_not_price_a_procedure_added_on_the_spot(clinic):
+    visit = clinic.seated(local(7, 9))
+    performed = [PerformedInput(clinic.crown.pk, unit_price=Decimal("1"), discount=Decimal("1"))]
+
+    assert refused(
+        complete_visit, actor=clinic.receptionist, appointment=visit, performed=performed
+    ) == {
+        "performed.0.unit_price": ["You may not change the price of a procedure: leave it empty."],
+        "performed.0.discount": ["You may not give or change a discount: leave it empty."],
+    }
+
+
+def test_treatment_edit_or_money_adjust_may_change_a_visits_price(clinic, monkeypatch):
+    visit, item = discounted_visit(clinic)
+    complete_visit(
+        actor=clinic.doctor, appointment=visit, now=local(8, 9, 30),
+        performed=[PerformedInput(clinic.filling.pk, plan_item_id=item.pk,
+                                  unit_price=Decimal("400000"), discount=Decimal("0"))],
+    )  # fmt: skip
+    front_desk = ROLE_CAPABILITIES[Role.RECEPTIONIST] | {Capability.MONEY_ADJUST}
+    monkeypatch.setitem(ROLE_CAPABILITIES, Role.RECEPTIONIST, front_desk)
+    other = clinic.seated(local(9, 9))
+    complete_visit(
+        actor=clinic.receptionist, appointment=other, now=local(9, 9, 30),
+        performed=[PerformedInput(clinic.filling.pk, discount=Decimal("100000"))],
+    )  # fmt: skip
+
+    assert [r[5:8] for r in performed_rows(visit) + performed_rows(other)] == [
+        (Decimal("400000"), Decimal("0"), Decimal("400000")),
+        (Decimal("500000"), Decimal("100000"), Decimal("400000")),
+    ]
+
+
 # --- refusals -------------------------------------------------------------------------------
 def test_only_a_seated_visit_completes(clinic):
     visit = clinic.seated(local(7, 9), status=AppointmentStatus.ARRIVED)
@@ -195,11 +280,11 @@ def test_refuses_plan_items_not_open_on_an_accepted_plan_of_this_patient(clinic,
         PerformedInput(clinic.filling.pk, plan_item_id=999999),
     ]
     assert refused(complete_visit, actor=clinic.doctor, appointment=visit, performed=performed) == {
-        "performed.0.plan_item_id": ["This plan item is not this patient's."],
+        "performed.0.plan_item_id": ["No such plan item for this patient."],
         "performed.1.plan_item_id": ["This plan item is not on an accepted plan."],
         "performed.2.plan_item_id": ["This plan item is already “Completed”."],
         "performed.3.procedure_id": ["This plan item is for another procedure."],
-        "performed.4.plan_item_id": ["This plan item is not this patient's."],
+        "performed.4.plan_item_id": ["No such plan item for this patient."],
     }
     visit.refresh_from_db()
     assert visit.status == AppointmentStatus.SEATED

@@ -180,8 +180,10 @@ def test_stored_value_instalments_promotions_and_packages_match_their_rows(year)
     assert redemptions
     for card in cards:
         assert card.balance == card.initial_value - spent.get(card.pk, 0) >= 0, card
-        if card.kind == "card":
+        if card.kind == "card":  # sold below its value: the line shows the discount
             assert card.sale_line.kind == "prepaid_card"
+            assert card.sale_line.unit_price == card.initial_value > card.sale_line.amount
+            assert card.sale_line.discount_reason
     instalment_payments = by(
         Payment.objects.filter(branch__organization=org, instalment__isnull=False).values(
             "instalment_id", "amount"
@@ -224,6 +226,17 @@ def test_stored_value_instalments_promotions_and_packages_match_their_rows(year)
     assert Package.objects.filter(branch__organization=org).count() == 2 * len(year.branches)
     assert Club.objects.filter(branch__organization=org).count() == len(year.branches)
     assert ClubMembership.objects.filter(club__branch__organization=org).exists()
+    # A line that took a club discount names the membership, which covers its day.
+    lines = InvoiceLine.objects.filter(invoice__branch__organization=org)
+    club_lines = lines.filter(discount_reason__contains="Club: ")
+    assert club_lines.exists()
+    assert set(club_lines.values_list("pk", flat=True)) == set(
+        lines.filter(club_membership__isnull=False).values_list("pk", flat=True)
+    )
+    for line in club_lines.select_related("invoice", "club_membership"):
+        membership = line.club_membership
+        assert membership.patient_id == line.invoice.patient_id, line
+        assert membership.starts_on <= line.invoice.issued_on <= membership.ends_on, line
 
 
 def test_amounts_respect_the_currency_decimals(year):
