@@ -64,6 +64,7 @@ from chairtime.billing.services import (
     write_off,
 )
 from chairtime.core.errors import InvalidInput, NotFound
+from chairtime.core.http import requested_day
 from chairtime.core.pdf import pdf_response
 from chairtime.core.templatetags.chairtime import money
 from chairtime.patients.access import access_patient
@@ -479,17 +480,9 @@ def invoice_allocate(request: HttpRequest, invoice_id: int) -> HttpResponse:
 # --- the branch -----------------------------------------------------------------------------
 def _requested_day(request: HttpRequest, branch: Branch) -> tuple[date, str]:
     """The ?day= asked for, or the branch's today (with the reason when it was unreadable)."""
-    today = _today(branch)
-    raw = request.GET.get("day", "").strip()
-    if not raw:
-        return today, ""
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        day = None
-    if day is None or not FIRST_DAY <= day <= LAST_DAY:
-        return today, _("“%(value)s” is not a date; showing today.") % {"value": raw}
-    return day, ""
+    return requested_day(
+        request, parameter="day", today=_today(branch), first=FIRST_DAY, last=LAST_DAY
+    )
 
 
 @capability_required(C.MONEY_VIEW)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import date
 
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 
 def is_htmx(request: HttpRequest) -> bool:
@@ -45,3 +47,21 @@ def safe_next_url(request: HttpRequest, fallback: str) -> str:
     ):
         return target
     return fallback
+
+
+def requested_day(
+    request: HttpRequest, *, parameter: str, today: date, first: date, last: date
+) -> tuple[date, str]:
+    """The day asked for in `?<parameter>=YYYY-MM-DD`, or `today` with the reason when it is
+    missing (no reason), unreadable or outside [first, last] (the pages step a week either
+    way, so the bounds keep that arithmetic inside Python's dates)."""
+    raw = request.GET.get(parameter, "").strip()
+    if not raw:
+        return today, ""
+    try:
+        day: date | None = date.fromisoformat(raw)
+    except ValueError:
+        day = None
+    if day is None or not first <= day <= last:
+        return today, _("“%(value)s” is not a date; showing today.") % {"value": raw}
+    return day, ""

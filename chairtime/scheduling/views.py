@@ -27,7 +27,7 @@ from chairtime.accounts.access import acting_user
 from chairtime.accounts.models import User
 from chairtime.clinical.services import complete_visit_as_booked
 from chairtime.core.errors import InvalidInput, NotFound
-from chairtime.core.http import is_htmx
+from chairtime.core.http import is_htmx, requested_day
 from chairtime.patients.selectors import list_patients
 from chairtime.scheduling.access import access_appointment
 from chairtime.scheduling.forms import (
@@ -111,17 +111,13 @@ def resource_list(request: HttpRequest) -> HttpResponse:
 # --- the calendars ------------------------------------------------------------------------
 def _requested_day(request: HttpRequest, branch: Branch) -> tuple[date, str]:
     """The ?date= asked for, or the branch's today (with the reason when it was unreadable)."""
-    today = timezone.localdate(timezone=branch.zone)
-    raw = request.GET.get("date", "").strip()
-    if not raw:
-        return today, ""
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        day = None
-    if day is None or not FIRST_DAY <= day <= LAST_DAY:
-        return today, _("“%(value)s” is not a date; showing today.") % {"value": raw}
-    return day, ""
+    return requested_day(
+        request,
+        parameter="date",
+        today=timezone.localdate(timezone=branch.zone),
+        first=FIRST_DAY,
+        last=LAST_DAY,
+    )
 
 
 def _calendar_template(request: HttpRequest, template: str) -> str:
