@@ -656,7 +656,8 @@ def take_payment(
     """Receive money (or spend a prepaid card) in the branch's currency.
 
     A payment is allocated at once to `invoice`, or else to the patient's open invoices in
-    the branch, oldest first; what is left is held as credit. A deposit is held against
+    the branch (the one its instalment's schedule is for first, then the oldest); what is
+    left is held as credit. A deposit is held against
     `plan` until allocated (unless `invoice` is given). Naming an instalment raises its
     paid amount."""
     now = now or timezone.now()
@@ -666,7 +667,7 @@ def take_payment(
     locked_period = _check_lock(actor, branch, received_on, "received_on", _("The payment date"))
     _check_payment_references(branch, patient, method, kind, plan, invoice, prepaid_card_code)
     _lock_patient(patient.pk)
-    targets = _allocation_targets(branch, patient, invoice, kind, auto_allocate)
+    targets = _allocation_targets(branch, patient, invoice, kind, auto_allocate, instalment)
     if instalment is not None:
         _check_instalment(branch, patient, instalment, value)
     card = None
@@ -741,9 +742,15 @@ def _check_payment_references(
 
 
 def _allocation_targets(
-    branch: Branch, patient: Patient, invoice: Invoice | None, kind: str, auto_allocate: bool
+    branch: Branch,
+    patient: Patient,
+    invoice: Invoice | None,
+    kind: str,
+    auto_allocate: bool,
+    instalment: Instalment | None,
 ) -> list[Invoice]:
-    """The invoices a new payment pays, locked (ascending id), in the order it pays them."""
+    """The invoices a new payment pays, locked (ascending id), in the order it pays them:
+    the invoice an instalment's schedule is for first, then the oldest."""
     if invoice is not None:
         return [_locked_invoice(invoice.pk)]
     if not auto_allocate or kind == PaymentKind.DEPOSIT:
@@ -753,7 +760,14 @@ def _allocation_targets(
         .filter(patient=patient, branch=branch, status=InvoiceStatus.OPEN)
         .order_by("pk")
     )
-    return sorted(rows, key=lambda row: (row.issued_on, row.pk))
+    scheduled = (
+        InstalmentSchedule.objects.filter(instalments=instalment.pk)
+        .values_list("invoice_id", flat=True)
+        .first()
+        if instalment is not None
+        else None
+    )
+    return sorted(rows, key=lambda row: (row.pk != scheduled, row.issued_on, row.pk))
 
 
 def _check_instalment(

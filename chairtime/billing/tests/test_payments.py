@@ -411,3 +411,23 @@ def test_a_card_code_taken_by_a_concurrent_sale_is_a_conflict(
         issue_voucher(actor=money.manager, branch=money.branch, value="100000", now=NOW)
     assert list(PrepaidCard.objects.all()) == [taken]
     assert not Invoice.objects.exists()
+
+
+def test_an_instalment_pays_the_invoice_its_schedule_is_for_before_older_ones(
+    money: Money,
+) -> None:
+    older = _invoice(money, 500000, issued_on=date(2030, 3, 1))
+    scheduled = _invoice(money, 2000000)
+    schedule = create_instalment_schedule(
+        actor=money.receptionist, branch=money.branch, patient=money.patient,
+        parts=[(date(2030, 3, 15), D("1000000")), (date(2030, 4, 15), D("1000000"))],
+        invoice=scheduled,
+    )  # fmt: skip
+    first = schedule.instalments.get(number=1)
+    payment = _pay(money, "1000000", instalment=first)
+    assert list(Allocation.objects.order_by("pk").values_list("invoice_id", "amount")) == [
+        (scheduled.pk, D("1000000")),
+    ]  # fmt: skip
+    assert payment.unallocated == 0
+    older.refresh_from_db()
+    assert older.balance == D("500000")
