@@ -13,9 +13,9 @@ refused, naming the field.
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from django.db.models import Q
+from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -376,6 +376,9 @@ def _method_out(line: Any, currency: str) -> MethodOut:
     )  # fmt: skip
 
 
+Row = TypeVar("Row", bound=Model)
+
+
 # --- resolving ids -------------------------------------------------------------------------------
 def _patient(access: BranchAccess, patient_id: int) -> Patient:
     found = Patient.objects.for_branch(access.branch).filter(pk=patient_id).first()
@@ -384,31 +387,34 @@ def _patient(access: BranchAccess, patient_id: int) -> Patient:
     return found
 
 
-def _open_invoice(access: BranchAccess, invoice_id: int | None) -> Invoice | None:
-    if invoice_id is None:
+def _one_in_branch(
+    rows: "QuerySet[Row]", row_id: int | None, field: str, missing: str
+) -> Row | None:
+    """The row with this id among `rows` (already limited to the branch), None for no id;
+    an id outside them is bad input naming `field`."""
+    if row_id is None:
         return None
-    found = Invoice.objects.filter(pk=invoice_id, branch=access.branch).first()
+    found = rows.filter(pk=row_id).first()
     if found is None:
-        raise InvalidInput.on("invoice", _("No such invoice in this branch."))
+        raise InvalidInput.on(field, missing)
     return found
+
+
+def _open_invoice(access: BranchAccess, invoice_id: int | None) -> Invoice | None:
+    rows = Invoice.objects.filter(branch=access.branch)
+    return _one_in_branch(rows, invoice_id, "invoice", _("No such invoice in this branch."))
 
 
 def _plan(access: BranchAccess, plan_id: int | None) -> TreatmentPlan | None:
-    if plan_id is None:
-        return None
-    found = TreatmentPlan.objects.filter(pk=plan_id, branch=access.branch).first()
-    if found is None:
-        raise InvalidInput.on("plan", _("No such treatment plan in this branch."))
-    return found
+    rows = TreatmentPlan.objects.filter(branch=access.branch)
+    return _one_in_branch(rows, plan_id, "plan", _("No such treatment plan in this branch."))
 
 
 def _instalment(access: BranchAccess, instalment_id: int | None) -> Instalment | None:
-    if instalment_id is None:
-        return None
-    found = Instalment.objects.filter(pk=instalment_id, schedule__branch=access.branch).first()
-    if found is None:
-        raise InvalidInput.on("instalment", _("No such instalment in this branch."))
-    return found
+    rows = Instalment.objects.filter(schedule__branch=access.branch)
+    return _one_in_branch(
+        rows, instalment_id, "instalment", _("No such instalment in this branch.")
+    )
 
 
 def _line_discounts(

@@ -37,24 +37,16 @@ from chairtime.core.money import parse_amount
 from chairtime.core.templatetags.chairtime import money
 from chairtime.marketing.models import Channel
 from chairtime.patients.models import Patient
+from chairtime.scheduling.forms import within_reach
 from chairtime.tenancy.models import Branch
 
-FIRST_YEAR, LAST_YEAR = 1900, 2999
 INSTALMENT_ROWS = 6  # parts offered on the new-schedule form; blank rows are ignored
 DEPOSIT_PLAN_STATUSES = (PlanStatus.PROPOSED, PlanStatus.ACCEPTED, PlanStatus.IN_PROGRESS)
 
 
-def _within_reach(day: date) -> None:
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise forms.ValidationError(
-            _("Give a date between %(first)s and %(last)s."),
-            code="out_of_range", params={"first": FIRST_YEAR, "last": LAST_YEAR},
-        )  # fmt: skip
-
-
 def date_field(label: Any, *, required: bool = False, help_text: Any = "") -> forms.DateField:
     return forms.DateField(
-        label=label, required=required, help_text=help_text, validators=[_within_reach],
+        label=label, required=required, help_text=help_text, validators=[within_reach],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )  # fmt: skip
 

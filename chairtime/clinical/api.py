@@ -23,7 +23,6 @@ from ninja import Field, Query, Router, Schema, Status
 from chairtime.accounts.access import acting_user
 from chairtime.accounts.models import User
 from chairtime.clinical.access import access_plan, access_plan_item
-from chairtime.clinical.forms import within_reach
 from chairtime.clinical.models import LadderStep, PerformedProcedure, TreatmentPlan
 from chairtime.clinical.selectors import (
     OptionSummary,
@@ -54,6 +53,7 @@ from chairtime.core.money import quantize
 from chairtime.patients.access import access_patient
 from chairtime.scheduling.access import access_appointment
 from chairtime.scheduling.api import AppointmentOut
+from chairtime.scheduling.forms import within_reach
 from chairtime.scheduling.models import Appointment, Chair
 from chairtime.tenancy.access import BranchAccess
 from chairtime.tenancy.api import api_branch_access

@@ -7,7 +7,6 @@ currency, choices of this branch); what the plan's state allows is the services'
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
@@ -28,7 +27,7 @@ from chairtime.clinical.services import ItemInput, PerformedInput
 from chairtime.clinical.teeth import parse_teeth, validate_surfaces, validate_teeth
 from chairtime.core.errors import InvalidInput
 from chairtime.core.money import parse_amount, quantize
-from chairtime.scheduling.forms import FIRST_YEAR, LAST_YEAR, SlotChoice, SlotField
+from chairtime.scheduling.forms import SlotChoice, SlotField, within_reach
 from chairtime.scheduling.selectors import list_branch_doctors
 from chairtime.tenancy.models import Branch, Membership
 
@@ -402,16 +401,6 @@ def doctors_in(branch: Branch) -> QuerySet[User]:
     return User.objects.filter(pk__in=members.values("user_id")).order_by(
         "last_name", "first_name", "pk"
     )
-
-
-def within_reach(day: date) -> None:
-    """Refuse a date the reports cannot compute with: the day after 9999-12-31 overflows,
-    and nobody means the year 1 or 5000."""
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise forms.ValidationError(
-            _("Give a date between %(first)s and %(last)s."),
-            code="out_of_range", params={"first": FIRST_YEAR, "last": LAST_YEAR},
-        )  # fmt: skip
 
 
 class LadderPeriodForm(forms.Form):

@@ -7,7 +7,7 @@ branch's); whether the time is free is the booking services' question.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django import forms
@@ -68,8 +68,9 @@ def parse_instant(text: str) -> datetime | None:
     return moment
 
 
-def within_reach(moment: datetime) -> None:
-    """Refuse a year nobody books in (and that date arithmetic cannot go past)."""
+def within_reach(moment: date) -> None:
+    """Refuse a year nobody books in or reports on (and that date arithmetic cannot go
+    past): for dates and times alike, on every page and in the API."""
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
         raise forms.ValidationError(
             _("Give a date between %(first)s and %(last)s."),
