@@ -157,7 +157,9 @@ def test_worker_process_runs_an_enqueued_task_and_stops_on_sigterm(no_schedules,
     assert task.attempt_count == 1
     heartbeat = WorkerHeartbeat.objects.get(cluster="chairtime")
     assert heartbeat.beats == 1
-    assert OrmQ.objects.count() == 0  # acknowledged: it will not run again
+    # Acknowledged, so it will not run again. django-q2's monitor saves the result first
+    # and deletes the queue row just after, so the acknowledgement is waited for too.
+    wait_until(lambda: OrmQ.objects.count() == 0, "the task being acknowledged", worker)
 
     worker.stop()
     assert worker.wait_for_exit() == 0, worker.output()
@@ -213,7 +215,7 @@ def test_task_of_a_killed_worker_is_run_again_by_the_next_worker_exactly_once(
     task = Task.objects.get(id=task_id)
     assert task.result == "finished"
     assert task.attempt_count == 1  # the killed run never reported back
-    assert OrmQ.objects.count() == 0
+    wait_until(lambda: OrmQ.objects.count() == 0, "the task being acknowledged", second)
 
     second.stop()
     assert second.wait_for_exit() == 0, second.output()
