@@ -17,6 +17,13 @@ from chairtime.accounts.api import SessionAuth, TokenAuth
 from chairtime.billing.api import router as money_router
 from chairtime.clinical.api import router as treatment_router
 from chairtime.core.errors import Conflict, InvalidInput, NotFound
+from chairtime.crm.duplicates.api import router as duplicates_router
+from chairtime.crm.feedback.api import router as feedback_router
+from chairtime.crm.importing.api import router as imports_router
+from chairtime.crm.profiles.api import router as groups_router
+from chairtime.crm.referrals.api import router as referrals_router
+from chairtime.crm.segments.api import router as segments_router
+from chairtime.crm.timeline.api import router as timeline_router
 from chairtime.patients.api import router as patients_router
 from chairtime.scheduling.api import router as appointments_router
 from chairtime.scheduling.api import slots_router
@@ -73,4 +80,11 @@ def build_api() -> NinjaAPI:
     api.add_router("/slots", slots_router)
     api.add_router("/money", money_router)
     api.add_router("/treatment", treatment_router)
+    api.add_router("/groups", groups_router)
+    api.add_router("/segments", segments_router)
+    api.add_router("/imports", imports_router)
+    api.add_router("/feedback", feedback_router)
+    api.add_router("/referrals", referrals_router)
+    api.add_router("/timeline", timeline_router)
+    api.add_router("/duplicates", duplicates_router)
     return api

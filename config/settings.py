@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "chairtime.billing",
     "chairtime.scheduling",
     "chairtime.patients",
+    "chairtime.crm",
     "chairtime.analytics",
     "chairtime.simulation",
 ]

@@ -24,6 +24,7 @@ class PatientStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     INACTIVE = "inactive", _("Inactive")
     DECEASED = "deceased", _("Deceased")
+    MERGED = "merged", _("Merged into another record")
 
 
 class PreferredTime(models.TextChoices):

@@ -111,6 +111,14 @@ class Patient(TimeStampedModel):
         _("status"), max_length=10, choices=PatientStatus.choices, default=PatientStatus.ACTIVE
     )
     first_seen_on = models.DateField(_("first seen on"), null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_records",
+        verbose_name=_("merged into"),
+    )
     search_key = models.TextField(editable=False, default="")
 
     objects = PatientQuerySet.as_manager()

@@ -32,6 +32,10 @@ class Capability(StrEnum):
     PATIENT_CREATE = "patient.create"
     PATIENT_EDIT = "patient.edit"
     PATIENT_MEDICAL_VIEW = "patient.medical_view"  # medical alerts and clinical notes
+    PATIENT_EXPORT = "patient.export"  # lists and segments to CSV/Excel: personal data leaves
+    PATIENT_IMPORT = "patient.import"  # files from other systems
+    PATIENT_MERGE = "patient.merge"  # two records of one person made one
+    CRM_CONFIGURE = "crm.configure"  # the customer groups' thresholds
     SCHEDULE_VIEW = "schedule.view"
     SCHEDULE_BOOK = "schedule.book"
     SCHEDULE_OVERBOOK = "schedule.overbook"
@@ -65,7 +69,7 @@ _FRONT_DESK = frozenset(
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.OWNER: _EVERYTHING,
-    Role.BRANCH_MANAGER: _EVERYTHING - {C.MONEY_EDIT_LOCKED},
+    Role.BRANCH_MANAGER: _EVERYTHING - {C.MONEY_EDIT_LOCKED, C.CRM_CONFIGURE},  # org-wide
     Role.DOCTOR: frozenset(
         {C.BRANCH_VIEW, C.PATIENT_VIEW, C.PATIENT_EDIT, C.PATIENT_MEDICAL_VIEW, C.SCHEDULE_VIEW,
          C.SCHEDULE_BOOK, C.TREATMENT_VIEW, C.TREATMENT_EDIT, C.MONEY_VIEW, C.CARE_VIEW,
@@ -78,7 +82,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.RECEPTIONIST: _FRONT_DESK | {C.MONEY_VIEW, C.MONEY_COLLECT},
     Role.CONSULTANT: _FRONT_DESK | {C.TREATMENT_VIEW, C.TREATMENT_EDIT, C.MONEY_VIEW},
     Role.MARKETER: frozenset(
-        {C.BRANCH_VIEW, C.PATIENT_VIEW, C.MARKETING_VIEW, C.MARKETING_EDIT, C.ANALYTICS_VIEW,
+        {C.BRANCH_VIEW, C.PATIENT_VIEW, C.PATIENT_EXPORT, C.MARKETING_VIEW, C.MARKETING_EDIT, C.ANALYTICS_VIEW,
          C.CATALOGUE_VIEW}
     ),
     Role.INVENTORY_CLERK: frozenset(
