@@ -179,6 +179,13 @@ PAGES: tuple[Page, ...] = (
     Page("billing:package_list", no_arguments, C.MONEY_VIEW),
     Page("billing:club_list", no_arguments, C.MONEY_VIEW),
     Page("billing:lock_date", no_arguments, C.MONEY_VIEW),
+    # crm groups pages: add them below this line
+    # crm segments pages: add them below this line
+    # crm importing pages: add them below this line
+    # crm feedback pages: add them below this line
+    # crm referrals pages: add them below this line
+    # crm timeline pages: add them below this line
+    # crm duplicates pages: add them below this line
     Page("audit:event_list", no_arguments, C.AUDIT_VIEW),
     Page("accounts:token_list", no_arguments, C.API_TOKENS),
 )
