@@ -1,3 +1,8 @@
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from chairtime.crm.profiles import views
+
+urlpatterns: list[URLPattern] = [
+    path("groups/", views.group_overview, name="group_overview"),
+    path("groups/thresholds/", views.group_thresholds, name="group_thresholds"),
+]
