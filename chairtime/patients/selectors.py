@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
+from chairtime.patients.choices import PatientStatus
 from chairtime.patients.models import Patient, PatientPhone, Tag
 from chairtime.tenancy.models import Branch
 
@@ -13,8 +14,11 @@ PAGE_SIZE = 50
 def list_patients(
     *, branch: Branch, query: str = "", home_branch_only: bool = True
 ) -> QuerySet[Patient]:
-    """The patient list: search over the organisation, optionally only this branch's own."""
-    patients = Patient.objects.for_branch(branch)
+    """The patient list: search over the organisation, optionally only this branch's own.
+
+    Merged records are left out: their visits and money live on the surviving record.
+    """
+    patients = Patient.objects.for_branch(branch).exclude(status=PatientStatus.MERGED)
     if home_branch_only:
         patients = patients.filter(home_branch=branch)
     if query.strip():
