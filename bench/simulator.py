@@ -12,7 +12,8 @@ used to connect). The table shows each size's throughput against the smallest si
 a run on any machine says whether throughput holds as the data grows: patients per second
 over the time before the appointment book, appointments per second over the book's own
 time (rota excluded), invoices per second over the time the plans' rows, production,
-ladder and money took ("money s"). See README.md.
+ladder and money took ("money s"); "crm s" is the patient relations' share (complaints,
+NPS surveys, segments, and every patient's profile and group). See README.md.
 """
 
 from __future__ import annotations
@@ -48,10 +49,13 @@ class Measurement:
     invoices: int = 0
     payments: int = 0
     money_seconds: float = 0.0  # of `seconds`: plans' rows, production, ladder, money
+    complaints: int = 0
+    surveys: int = 0
+    crm_seconds: float = 0.0  # of `seconds`: complaints, surveys, segments, profiles
 
     @property
     def patients_per_second(self) -> float:
-        before_booking = self.seconds - self.booking_seconds - self.money_seconds
+        before_booking = self.seconds - self.booking_seconds - self.money_seconds - self.crm_seconds
         return self.patients / before_booking if before_booking > 0 else 0.0
 
     @property
@@ -91,6 +95,9 @@ def measure_one(size: str) -> Measurement:
         invoices=result.invoices,
         payments=result.payments,
         money_seconds=result.money_seconds,
+        complaints=result.complaints,
+        surveys=result.surveys,
+        crm_seconds=result.crm_seconds,
         database_bytes=_database_bytes(connection),
         database=f"{connection.display_name} {_server_version(connection)}",
     )
@@ -194,7 +201,7 @@ def table(measurements: list[Measurement]) -> str:
     header = (
         f"{'size':<8} {'branches':>8} {'patients':>10} {'appointments':>12} {'seconds':>8} "
         f"{'patients/s':>11} {'appts/s':>8} {'plans':>7} {'invoices':>9} {'money s':>8} "
-        f"{'invoices/s':>10} {'database MB':>12} "
+        f"{'invoices/s':>10} {'complaints':>10} {'surveys':>8} {'crm s':>6} {'database MB':>12} "
         f"{'patients/s vs ' + first.size:>20} {'appts/s vs ' + first.size:>17}"
     )
     lines = [header, "-" * len(header)]
@@ -204,6 +211,7 @@ def table(measurements: list[Measurement]) -> str:
             f"{m.seconds:>8.1f} {m.patients_per_second:>11,.0f} "
             f"{m.appointments_per_second:>8,.0f} {m.plans:>7,} {m.invoices:>9,} "
             f"{m.money_seconds:>8.1f} {m.invoices_per_second:>10,.0f} "
+            f"{m.complaints:>10,} {m.surveys:>8,} {m.crm_seconds:>6.1f} "
             f"{m.database_bytes / MEGABYTE:>12,.1f} "
             f"{_ratio(m.patients_per_second, first.patients_per_second):>19.2f}× "
             f"{_ratio(m.appointments_per_second, first.appointments_per_second):>16.2f}×"

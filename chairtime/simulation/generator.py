@@ -7,6 +7,8 @@ its own entities and behaviour here, as one more step of `simulate()`.
 Treatment plans, performed procedures and the product ladder (treatment.py), then invoices
 and payments (money.py) are made per branch as its appointment book is filled: plans are
 presented at consultations and their accepted items booked on later visits.
+Then (with treatment) the patient relations (crm.py): complaints, NPS surveys, demo
+segments, and every patient's profile and customer group.
 
 It writes with bulk inserts (no per-row services and no audit events: this is history
 being made up, not work being done) and everything random comes from generators seeded
@@ -73,6 +75,7 @@ from chairtime.simulation.bookings import (
 from chairtime.simulation.bulk import insert_rows, next_id, reset_sequences
 from chairtime.simulation.catalogue import CATALOGUE
 from chairtime.simulation.countries import COUNTRIES, Country
+from chairtime.simulation.crm import CrmResult, simulate_crm
 from chairtime.simulation.money import BranchMoney, Promo, finish_promotions, make_promotions
 from chairtime.simulation.rota import (
     BranchRota,
@@ -123,11 +126,17 @@ class SimulationResult:
     invoices: int = 0
     payments: int = 0
     money_seconds: float = 0.0  # of `seconds`: plans' rows, production, ladder and money
+    complaints: int = 0
+    surveys: int = 0
+    answered_surveys: int = 0
+    segments: int = 0
+    profiles: int = 0
+    crm_seconds: float = 0.0  # of `seconds`: complaints, surveys, segments and profiles
 
     @property
     def patients_per_second(self) -> float:
         """Over the time before the appointment book."""
-        before_booking = self.seconds - self.booking_seconds - self.money_seconds
+        before_booking = self.seconds - self.booking_seconds - self.money_seconds - self.crm_seconds
         return self.patients / before_booking if before_booking > 0 else 0.0
 
     @property
@@ -153,6 +162,8 @@ CHANNELS: tuple[tuple[str, str, str, str, int], ...] = (
     ("community", "Community groups", ChannelFamily.PRIVATE, ChannelKind.COMMUNITY, 4),
     ("koc", "Patient reviews (KOC)", ChannelFamily.PRIVATE, ChannelKind.KOC, 3),
 )  # fmt: skip
+
+CHAMPION_REFERRALS = 0.25  # of patient referrals: from the branch's champions (see _source)
 
 TAGS = ("Orthodontic lead", "Corporate plan", "Student", "Family plan", "Anxious patient",
         "Prefers female doctor", "Insurance")  # fmt: skip
@@ -216,15 +227,20 @@ def simulate(config: SimulationConfig, *, progress: bool = False) -> SimulationR
         reset_sequences(Appointment)
         if clinic is not None:
             clinic.finish()
+    crm = CrmResult()
+    if clinic is not None:  # complaints and surveys follow visits; groups need the money
+        crm = simulate_crm(config, organization, branches)
     finished = time.perf_counter()
     staff_count = sum(len(s.doctors) + len(s.others) for s in staff.values())
     money_seconds = clinic.seconds if clinic else 0.0
     return SimulationResult(
         organization, branches, made, finished - started, staff_count, appointments,
-        finished - booking_started - money_seconds,
+        finished - booking_started - money_seconds - crm.seconds,
         plans=clinic.plans if clinic else 0, performed=clinic.performed if clinic else 0,
         invoices=clinic.invoices if clinic else 0, payments=clinic.payments if clinic else 0,
-        money_seconds=money_seconds,
+        money_seconds=money_seconds, complaints=crm.complaints, surveys=crm.surveys,
+        answered_surveys=crm.answered, segments=crm.segments, profiles=crm.profiles,
+        crm_seconds=crm.seconds,
     )  # fmt: skip
 
 
@@ -293,6 +309,7 @@ class _Clinic:
             procedure_codes=self.codes, names=self.names[COUNTRIES[branch.country].language],
             promos=self.promos, receptionists=rota.receptionists, managers=rota.managers,
             rounding=COUNTRIES[branch.country].price_rounding,
+            hunters=random.Random(f"{self.config.seed}:promotion-hunters:{branch.code}"),
         )  # fmt: skip
         money.run()
         self.plans += len(production.plans)
@@ -620,10 +637,13 @@ class _PatientBatch:
         """Where the patient came from: mostly channels, many by referral ("old brings new").
 
         A referring patient is an earlier patient of the same branch (numbers follow first
-        visits, so the referrer came first)."""
+        visits, so the referrer came first). A quarter of referrals come from the branch's
+        champions, its first 2% of patients, who bring friends again and again."""
         rng, roll, ids = self.c.rng, self.c.rng.random(), self.c.channel_ids
         referrers = self.c.referrer_ids.get(branch.pk)
         if roll < 0.18 and referrers:
+            if rng.random() < CHAMPION_REFERRALS:
+                return ids["referral"], referrers[rng.randrange(len(referrers) // 50 + 1)], None, ""
             return ids["referral"], rng.choice(referrers), None, ""
         if roll < 0.21 and doctors:
             return ids["referral"], None, rng.choice(doctors), ""

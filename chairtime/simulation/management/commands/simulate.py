@@ -60,5 +60,7 @@ class Command(BaseCommand):
             f"({result.patients_per_second:,.0f} patients/s); {result.appointments} appointments "
             f"({result.appointments_per_second:,.0f}/s); {result.plans} treatment plans, "
             f"{result.performed} procedures performed, {result.invoices} invoices, "
-            f"{result.payments} payments ({result.money_seconds:.1f} s)"
+            f"{result.payments} payments ({result.money_seconds:.1f} s); {result.complaints} "
+            f"complaints, {result.surveys} NPS surveys ({result.answered_surveys} answered), "
+            f"{result.profiles} patient profiles ({result.crm_seconds:.1f} s)"
         )
