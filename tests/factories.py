@@ -293,3 +293,31 @@ class PerformedProcedureFactory(DjangoModelFactory):
     unit_price = Decimal("500000")
     discount = Decimal("0")
     amount = factory.LazyAttribute(lambda p: p.quantity * Decimal(p.unit_price) - p.discount)
+
+
+# --- the patient CRM: computed profiles (written straight to the table in tests) ----------
+from chairtime.crm.models import PatientProfile  # noqa: E402
+
+
+class PatientProfileFactory(DjangoModelFactory):
+    """A profile as crm.profiles would compute it; tests set only the figures they read."""
+
+    class Meta:
+        model = PatientProfile
+
+    patient = factory.SubFactory(PatientFactory)
+    organization = factory.LazyAttribute(lambda p: p.patient.organization)
+    home_branch = factory.LazyAttribute(lambda p: p.patient.home_branch)
+    birth_date = factory.LazyAttribute(lambda p: p.patient.birth_date)
+    birth_month = factory.LazyAttribute(
+        lambda p: p.birth_date.month if p.birth_date is not None else None
+    )
+    computed_at = datetime(2030, 1, 1, tzinfo=UTC)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """Overwrite a profile crm.profiles' signals may already have computed (tests that
+        commit, such as browser tests, run them)."""
+        patient = kwargs.pop("patient")
+        profile, _created = model_class.objects.update_or_create(patient=patient, defaults=kwargs)
+        return profile

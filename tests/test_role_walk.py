@@ -123,6 +123,27 @@ def of_invoice(patient: Patient, user: User | None) -> dict[str, int]:
     return {"invoice_id": invoice_of(patient, user).pk}
 
 
+# --- segments (pages of chairtime/crm/segments) ------------------------------------------------
+from chairtime.audit.models import AuditEvent  # noqa: E402
+from chairtime.crm.models import Segment  # noqa: E402
+from chairtime.crm.tests.helpers_feedback import walk_complaint  # noqa: E402
+from chairtime.crm.tests.helpers_importing import (  # noqa: E402
+    walk_import_job,
+    walk_imports_started,
+)
+
+
+def of_segment(patient: Patient, user: User | None) -> dict[str, int]:
+    """The user's own segment named "Walk" (created once), written straight to the table."""
+    owner = user or UserFactory()
+    segment, _created = Segment.objects.get_or_create(
+        organization_id=patient.organization_id, owner=owner, name="Walk",
+        defaults={"definition": {"match": "all", "conditions": [
+            {"field": "visit_count", "op": "gte", "value": 0}]}},
+    )  # fmt: skip
+    return {"segment_id": segment.pk}
+
+
 class Page(NamedTuple):
     """A page answering GET: its URL name, how to fill its URL (for the patient and the
     user walking), the capability it needs."""
@@ -180,12 +201,58 @@ PAGES: tuple[Page, ...] = (
     Page("billing:club_list", no_arguments, C.MONEY_VIEW),
     Page("billing:lock_date", no_arguments, C.MONEY_VIEW),
     # crm groups pages: add them below this line
+    Page("crm:group_overview", no_arguments, C.ANALYTICS_VIEW),
+    Page("crm:group_thresholds", no_arguments, C.CRM_CONFIGURE),
     # crm segments pages: add them below this line
+    Page("crm:filter_builder", no_arguments, C.PATIENT_VIEW),
+    Page("crm:filter_preview", no_arguments, C.PATIENT_VIEW),
+    Page("crm:segment_list", no_arguments, C.PATIENT_VIEW),
+    Page("crm:segment_detail", of_segment, C.PATIENT_VIEW),
+    Page("crm:segment_edit", of_segment, C.PATIENT_VIEW),
+    Page("crm:segment_export", of_segment, C.PATIENT_EXPORT),
+    Page("crm:patient_list_export", no_arguments, C.PATIENT_EXPORT),
     # crm importing pages: add them below this line
+    Page("crm:import_list", no_arguments, C.PATIENT_IMPORT),
+    Page("crm:import_create", no_arguments, C.PATIENT_IMPORT),
+    *(
+        Page(
+            name,
+            walk_import_job,
+            C.PATIENT_IMPORT,
+        )
+        for name in ("crm:import_detail", "crm:import_mapping", "crm:import_errors_csv")
+    ),
     # crm feedback pages: add them below this line
+    Page("crm:complaint_list", no_arguments, C.CARE_VIEW),
+    Page("crm:complaint_create", no_arguments, C.CARE_WORK),
+    Page(
+        "crm:complaint_detail",
+        walk_complaint,
+        C.CARE_VIEW,
+    ),
+    Page("crm:nps_report", no_arguments, C.ANALYTICS_VIEW),
     # crm referrals pages: add them below this line
+    Page("crm:referral_report", no_arguments, C.ANALYTICS_VIEW),
+    Page("crm:referral_tree", of_patient, C.PATIENT_VIEW),
     # crm timeline pages: add them below this line
+    Page("crm:patient_timeline", of_patient, C.PATIENT_VIEW),
     # crm duplicates pages: add them below this line
+    Page("crm:duplicate_list", no_arguments, C.PATIENT_MERGE),
+    Page("crm:merge_confirm", no_arguments, C.PATIENT_MERGE),
+    Page(
+        "crm:merge_detail",
+        lambda patient, user: {
+            "merge_id": patient.merges_kept.create(
+                organization_id=patient.organization_id,
+                merged_at=timezone.now(),
+                reason="Walk",
+                merged=PatientFactory(
+                    home_branch=patient.home_branch, status="merged", merged_into=patient
+                ),
+            ).pk  # a merge record of the patient, written straight to the table
+        },
+        C.PATIENT_MERGE,
+    ),
     Page("audit:event_list", no_arguments, C.AUDIT_VIEW),
     Page("accounts:token_list", no_arguments, C.API_TOKENS),
 )
@@ -319,6 +386,26 @@ ACTIONS: tuple[Action, ...] = (
         {"amount": "1000", "reason": "Walk"}, frozenset({C.MONEY_ADJUST}), 302,
         lambda patient, user: WriteOff.objects.filter(invoice__patient=patient).count(),
     ),
+    # crm segments: an unsaved filter's export (audited) and deleting one's own segment.
+    Action(
+        "crm:filter_export", lambda patient, user: {},
+        {"match": "all", "g-0-match": "all", "g-0-c-0-field": "visit_count",
+         "g-0-c-0-op": "gte", "g-0-c-0-value": "0", "format": "csv"},
+        frozenset({C.PATIENT_EXPORT}), 200,
+        lambda patient, user: AuditEvent.objects.filter(
+            actor=user, summary__startswith="Exported"
+        ).count(),
+    ),
+    Action(
+        "crm:segment_delete", of_segment,
+        {}, frozenset({C.PATIENT_VIEW}), 302,
+        lambda patient, user: 1 - Segment.objects.filter(owner=user, name="Walk").count(),
+    ),
+    # crm importing: starting a checked import (the task itself waits for a worker).
+    Action(
+        "crm:import_run", walk_import_job, {}, frozenset({C.PATIENT_IMPORT}), 302,
+        walk_imports_started,
+    ),
 )  # fmt: skip
 PATIENT_ACTIONS = tuple(action for action in ACTIONS if action.target is patient_target)
 
@@ -330,6 +417,7 @@ NOT_PAGES = {
     "core:health",  # public, for the load balancer; names no tenant
     "tenancy:switch_branch",  # POST; chairtime/tenancy/tests/test_access.py
     "scheduling:calendar_feed_ics",  # public behind a secret; scheduling/tests/test_ical.py
+    "public:survey",  # public behind a token; crm/tests/test_feedback_surveys.py
     # POST; each needs money already on the books: billing/tests/test_views.py
     "billing:invoice_create",
     "billing:invoice_allocate",
@@ -437,7 +525,7 @@ def test_walk_covers_the_app_namespaces():
     namespaces = {page.url_name.split(":")[0] for page in PAGES}
 
     assert namespaces == {
-        "analytics", "patients", "scheduling", "clinical", "billing", "audit", "accounts"
+        "analytics", "patients", "scheduling", "clinical", "billing", "audit", "accounts", "crm"
     }  # fmt: skip
 
 

@@ -364,6 +364,8 @@ def test_every_page_is_served_with_a_strict_policy_and_no_inline_code(
     assert_hardened_headers(response)
     if response["Content-Type"] == "application/pdf":  # a printable page drawn: no HTML
         assert response.content.startswith(b"%PDF-")
+    elif not response["Content-Type"].startswith("text/html"):  # CSV, Excel: a download
+        assert response["Content-Disposition"].startswith("attachment; filename=")
     else:
         assert inline_code_in(response.content.decode()) == []
 

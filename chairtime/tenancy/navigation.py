@@ -23,6 +23,7 @@ class NavItem:
     url_name: str | None  # None: coming in a later release
     app: str = ""  # highlights the item on every page of that URL namespace…
     pages: tuple[str, ...] = ()  # …except these URL names, which highlight this item instead
+    more_apps: tuple[str, ...] = ()  # other namespaces it highlights on
 
 
 # Treatment pages live in the `clinical` namespace with the catalogue ("Procedures"); these
@@ -35,7 +36,14 @@ TREATMENT_PAGES = (
 
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem(_("Today"), Capability.BRANCH_VIEW, "analytics:home", "analytics"),
-    NavItem(_("Patients"), Capability.PATIENT_VIEW, "patients:patient_list", "patients"),
+    # The CRM's pages (filter, segments, groups, complaints, import…) are patient work.
+    NavItem(
+        _("Patients"),
+        Capability.PATIENT_VIEW,
+        "patients:patient_list",
+        "patients",
+        more_apps=("crm",),
+    ),
     NavItem(_("Appointment book"), Capability.SCHEDULE_VIEW, "scheduling:day_view", "scheduling"),
     NavItem(
         _("Treatment"),
@@ -74,7 +82,8 @@ def _is_current(item: NavItem, match: ResolverMatch | None) -> bool:
     if match.view_name in item.pages:
         return True
     claimed = any(match.view_name in other.pages for other in NAVIGATION)
-    return bool(item.app) and item.app == match.namespace and not claimed
+    namespaces = (item.app, *item.more_apps) if item.app else ()
+    return match.namespace in namespaces and not claimed
 
 
 def visible_navigation(access: BranchAccess, match: ResolverMatch | None) -> list[VisibleItem]:
