@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 LOYAL = "loyal"
 POTENTIAL = "potential"
@@ -208,6 +209,29 @@ def evaluate(facts: GroupFacts, thresholds: Thresholds, today: date) -> GroupVer
         if evidence is not None:
             return GroupVerdict(group, code, evidence)
     raise AssertionError("potential.other always holds")  # pragma: no cover
+
+
+RULE_LABELS: dict[str, str | Promise] = {
+    "negative.complaint": gettext_lazy("A recent complaint"),
+    "negative.detractor": gettext_lazy("A recent detractor score"),
+    "negative.missed": gettext_lazy("Repeated no-shows or late cancellations"),
+    "negative.absent": gettext_lazy("Absent far beyond their usual interval"),
+    "loyal.visits": gettext_lazy("Frequent paid visits"),
+    "loyal.referrals": gettext_lazy("Refers other patients"),
+    "loyal.spend": gettext_lazy("Top spend"),
+    "low_value.promotions": gettext_lazy("Most paid visits used a promotion"),
+    "potential.open_plan": gettext_lazy("An accepted plan not yet done"),
+    "potential.consulted": gettext_lazy("Consulted, not treated"),
+    "potential.not_returned": gettext_lazy("Visited and did not return"),
+    "potential.new": gettext_lazy("No visit yet"),
+    "potential.other": gettext_lazy("In no other group yet"),
+}
+
+
+def rule_label(rule: str) -> str:
+    """The rule's short name in the active language, where its figures are not at hand (a
+    group change names only its rule)."""
+    return str(RULE_LABELS.get(rule, rule))
 
 
 def explain(rule: str, evidence: dict[str, Any]) -> str:

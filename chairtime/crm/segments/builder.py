@@ -13,6 +13,7 @@ from typing import Any
 
 from django.http import QueryDict
 
+from chairtime.crm.choices import CustomerGroup
 from chairtime.crm.segments.filters import FIELDS, MATCHES, OP_LABELS, SPEND_WINDOWS, FieldSpec
 from chairtime.patients.choices import ConsentPurpose, ContactChannel
 
@@ -82,8 +83,12 @@ def new_row(field_name: str = "group") -> Row:
     return Row(field=field_name, op=FIELDS[field_name].ops[0])
 
 
-def initial_state() -> State:
-    return State(groups=[Group(rows=[new_row()])])
+def initial_state(group: str = CustomerGroup.LOYAL) -> State:
+    """A fresh builder: one complete condition (a customer group, VIPs unless the link
+    named another), so the page opens on a count rather than on an error."""
+    row = new_row()
+    row.values = [group if group in CustomerGroup.values else CustomerGroup.LOYAL]
+    return State(groups=[Group(rows=[row])])
 
 
 def state_from_post(data: QueryDict) -> State:

@@ -62,7 +62,7 @@ def _builder_page(request: HttpRequest, segment: Segment | None) -> HttpResponse
     if request.method != "POST":
         state = (
             builder.state_from_definition(segment.definition) if segment else None
-        ) or builder.initial_state()
+        ) or builder.initial_state(request.GET.get("group", ""))
         return render(request, BUILDER, _builder_context(access, state, segment))
     state = builder.state_from_post(request.POST)
     action = request.POST.get("action", "refresh")
@@ -104,7 +104,13 @@ def filter_preview(request: HttpRequest) -> HttpResponse:
         definition = parse_definition(builder.definition_of(state))
     except InvalidInput as error:
         builder.attach_errors(state, error.errors)
-        messages = [m for group in state.groups for row in group.rows for m in row.errors]
+        # Each message names its condition's field: "Customer group: Expected a non-empty list."
+        messages = [
+            f"{row.spec.label}: {message}"
+            for group in state.groups
+            for row in group.rows
+            for message in row.errors
+        ]
         context = {"errors": messages + state.errors}
         return render(request, "crm/segments/_preview.html", context)
     result = evaluate(definition, branch=access.branch, page_size=20)

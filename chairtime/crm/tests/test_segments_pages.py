@@ -77,7 +77,22 @@ def test_builder_preview_names_the_bad_condition(persona, logged_in, patients):
     data = builder_post(**{"g-0-c-0-field": "visit_count", "g-0-c-0-op": "gte",
                            "g-0-c-0-value": "many"})  # fmt: skip
     body = client.get(reverse("crm:filter_preview"), data).content.decode()
-    assert "Expected a whole number." in body and "filter-count" not in body
+    assert "<li>Visits: Expected a whole number.</li>" in body and "filter-count" not in body
+
+
+def test_a_fresh_builder_starts_on_vips_or_the_group_its_link_names(
+    persona, logged_in, patients
+):
+    client = logged_in(persona(Role.RECEPTIONIST))
+
+    fresh = client.get(reverse("crm:filter_builder")).content.decode()
+    named = client.get(reverse("crm:filter_builder"), {"group": "potential"}).content.decode()
+    unknown = client.get(reverse("crm:filter_builder"), {"group": "gold"}).content.decode()
+
+    assert '<option value="loyal" selected>' in fresh
+    assert '<option value="potential" selected>' in named
+    assert '<option value="loyal" selected>' not in named
+    assert '<option value="loyal" selected>' in unknown
 
 
 def test_builder_adds_and_removes_conditions_and_groups(persona, logged_in, world):

@@ -107,6 +107,13 @@ def test_each_kind_only_with_its_capability(patient, role, expected):
     assert kinds(patient, role) == expected
 
 
+def test_a_group_change_says_its_rule_in_words(patient):
+    page = patient_timeline(patient, user_caps=frozenset(Capability))
+    change = next(e for e in page.entries if e.kind == "group_change")
+
+    assert (change.title, change.detail) == ("Group: Loyal / VIP", "Frequent paid visits")
+
+
 def test_money_entries_carry_their_amounts(patient):
     page = patient_timeline(patient, user_caps=frozenset(Capability))
     amounts = {e.kind: (e.amount, e.currency) for e in page.entries if e.amount is not None}

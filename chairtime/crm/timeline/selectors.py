@@ -28,6 +28,7 @@ from chairtime.clinical.models import PerformedProcedure, TreatmentPlan
 from chairtime.core.errors import InvalidInput
 from chairtime.crm.choices import CustomerGroup
 from chairtime.crm.models import Complaint, GroupChange, NpsSurvey, PatientMerge
+from chairtime.crm.profiles.groups import rule_label
 from chairtime.patients.models import Patient
 from chairtime.scheduling.models import Appointment
 from chairtime.tenancy.roles import Capability
@@ -171,7 +172,7 @@ def _group_change(g: GroupChange) -> TimelineEntry:
         else _("Group: %(to)s") % {"to": to_group}
     )
     return TimelineEntry(at=g.changed_at, kind="group_change", object_id=g.pk, title=title,
-                         detail=g.rule)  # fmt: skip
+                         detail=rule_label(g.rule))  # fmt: skip
 
 
 def _merge_entry(patient_id: int) -> Callable[[PatientMerge], TimelineEntry]:
