@@ -80,9 +80,7 @@ def test_builder_preview_names_the_bad_condition(persona, logged_in, patients):
     assert "<li>Visits: Expected a whole number.</li>" in body and "filter-count" not in body
 
 
-def test_a_fresh_builder_starts_on_vips_or_the_group_its_link_names(
-    persona, logged_in, patients
-):
+def test_a_fresh_builder_starts_on_vips_or_the_group_its_link_names(persona, logged_in, patients):
     client = logged_in(persona(Role.RECEPTIONIST))
 
     fresh = client.get(reverse("crm:filter_builder")).content.decode()
