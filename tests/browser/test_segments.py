@@ -52,14 +52,17 @@ def test_build_a_filter_save_it_export_it_and_open_a_patient(live_server, page, 
     log_in(page, live_server.url, owner)
     page.goto(live_server.url + reverse("crm:filter_builder"))
     count = page.locator("#filter-count")
-    # The first condition asks for a customer group: none chosen yet, so no count.
-    expect(page.locator("#filter-preview .error-summary")).to_contain_text("non-empty list")
+    # A fresh builder opens on the VIPs, counted: the four regulars.
+    expect(
+        page.locator("select[name='g-0-c-0-value'] option[value='loyal'][selected]")
+    ).to_have_count(1)
+    expect(count).to_have_text("4")
     page.select_option("#g-0-c-0-field", "visit_count")  # the builder re-renders the row
     expect(page.locator("#g-0-c-0-op option[value='gte']")).to_have_count(1)
     page.select_option("#g-0-c-0-op", "gte")
     # Re-rendered by the server: the choice is now in the HTML, not only in the select.
     expect(page.locator("#g-0-c-0-op option[value='gte'][selected]")).to_have_count(1)
-    expect(page.locator("#filter-preview")).to_contain_text("Expected a whole number.")
+    expect(page.locator("#filter-preview")).to_contain_text("Visits: Expected a whole number.")
     page.locator("input[name='g-0-c-0-value']").fill("0")
     expect(count).to_have_text("4")
     page.locator("input[name='g-0-c-0-value']").fill("4")
