@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "chairtime.scheduling",
     "chairtime.patients",
     "chairtime.crm",
+    "chairtime.care",
+    "chairtime.messaging",
     "chairtime.analytics",
     "chairtime.simulation",
 ]

@@ -48,6 +48,9 @@ class Capability(StrEnum):
     MONEY_EDIT_LOCKED = "money.edit_locked"  # change money dated before the lock date
     CARE_VIEW = "care.view"
     CARE_WORK = "care.work"
+    CARE_CONFIGURE = "care.configure"  # task rules: attempt limits, cool-off days
+    MESSAGING_VIEW = "messaging.view"  # the outbox, the inbox
+    MESSAGING_CONFIGURE = "messaging.configure"  # templates, automation rules, providers
     MARKETING_VIEW = "marketing.view"
     MARKETING_EDIT = "marketing.edit"
     ANALYTICS_VIEW = "analytics.view"
@@ -64,7 +67,7 @@ C = Capability
 _EVERYTHING = frozenset(Capability)
 _FRONT_DESK = frozenset(
     {C.BRANCH_VIEW, C.PATIENT_VIEW, C.PATIENT_CREATE, C.PATIENT_EDIT, C.SCHEDULE_VIEW,
-     C.SCHEDULE_BOOK, C.CARE_VIEW, C.CARE_WORK, C.CATALOGUE_VIEW}
+     C.SCHEDULE_BOOK, C.CARE_VIEW, C.CARE_WORK, C.MESSAGING_VIEW, C.CATALOGUE_VIEW}
 )  # fmt: skip
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
@@ -83,7 +86,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.CONSULTANT: _FRONT_DESK | {C.TREATMENT_VIEW, C.TREATMENT_EDIT, C.MONEY_VIEW},
     Role.MARKETER: frozenset(
         {C.BRANCH_VIEW, C.PATIENT_VIEW, C.PATIENT_EXPORT, C.MARKETING_VIEW, C.MARKETING_EDIT, C.ANALYTICS_VIEW,
-         C.CATALOGUE_VIEW}
+         C.MESSAGING_VIEW, C.CATALOGUE_VIEW}
     ),
     Role.INVENTORY_CLERK: frozenset(
         {C.BRANCH_VIEW, C.INVENTORY_VIEW, C.INVENTORY_EDIT, C.CATALOGUE_VIEW}
@@ -91,7 +94,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     # Read-only: reports and the lists behind them, never a write, never clinical detail.
     Role.ANALYST: frozenset(
         {C.BRANCH_VIEW, C.PATIENT_VIEW, C.SCHEDULE_VIEW, C.TREATMENT_VIEW, C.MONEY_VIEW,
-         C.CARE_VIEW, C.MARKETING_VIEW, C.ANALYTICS_VIEW, C.INVENTORY_VIEW, C.CATALOGUE_VIEW}
+         C.CARE_VIEW, C.MESSAGING_VIEW, C.MARKETING_VIEW, C.ANALYTICS_VIEW, C.INVENTORY_VIEW,
+         C.CATALOGUE_VIEW}
     ),
 }  # fmt: skip
 
