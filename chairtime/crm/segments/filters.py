@@ -452,7 +452,7 @@ def _cost(item: Condition | Definition) -> int:
     return 0
 
 
-class _HiddenFromSqlitePlanner(Func):
+class HiddenFromSqlitePlanner(Func):
     """The column as it is, but written `+column` on SQLite so its planner does not walk
     that column's index for a range. Date ranges in segments are usually wide ("no visit
     for 180 days" holds for most patients), and SQLite, without statistics on ranges,
@@ -485,7 +485,7 @@ def _compare(column: str, op: str, value: Any) -> Q:
 
 
 def _compare_dates(column: str, op: str, value: Any) -> Q:
-    lhs = _HiddenFromSqlitePlanner(F(column), output_field=DATE_COLUMNS[column]())
+    lhs = HiddenFromSqlitePlanner(F(column), output_field=DATE_COLUMNS[column]())
 
     def test(lookup: str, bound: Any) -> Q:
         return Q(_LOOKUPS[lookup](lhs, bound))

@@ -8,15 +8,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, DateField, F, Prefetch, Q, QuerySet, Window
 from django.utils import timezone
 
 from chairtime.accounts.models import User
 from chairtime.core.errors import NotFound
 from chairtime.crm.models import PatientProfile, Segment
-from chairtime.crm.segments.filters import Definition, compile_definition
+from chairtime.crm.segments.filters import (
+    Definition,
+    HiddenFromSqlitePlanner,
+    compile_definition,
+)
 from chairtime.marketing.models import Channel
-from chairtime.patients.choices import PatientStatus
 from chairtime.patients.models import Patient, PatientPhone, Tag
 from chairtime.tenancy.models import Branch, Membership
 from chairtime.tenancy.roles import Capability, Role, capabilities_of
@@ -53,8 +57,11 @@ def branch_today(branch: Branch, now: datetime | None = None) -> date:
 def matching_profiles(
     definition: Definition | None, *, branch: Branch, now: datetime | None = None
 ) -> QuerySet[PatientProfile]:
-    """Profiles of the organisation's patients matching the definition (None: everyone),
-    merged records left out."""
+    """Profiles of the organisation's patients matching the definition (None: everyone).
+
+    Merged records are not among them: a merge deletes the merged patient's profile in
+    its transaction, and every computation skips and deletes merged patients' profiles
+    (`crm.profiles.compute`), so no join with the patients is needed to leave them out."""
     now = now or timezone.now()
     organization = branch.organization
     profiles = PatientProfile.objects.filter(organization_id=organization.pk)
@@ -64,14 +71,64 @@ def matching_profiles(
                 definition, organization=organization, today=branch_today(branch, now), now=now
             )
         )
-    # A merged record has no profile once the merge is done; this is the safety net. It
-    # joins the patient by primary key only for rows that passed every other test (a
-    # NOT IN over merged patients would scan the organisation's patients: no status index).
-    return profiles.exclude(patient__status=PatientStatus.MERGED)
+    return profiles
+
+
+# Most recent visit first; patients who never came last (SQLite's DESC puts nulls last too).
+_RECENT_FIRST = (F("last_visit_on").desc(nulls_last=True), "patient_id")
+# SQLite: from this share of the organisation's profiles on, the first page is found by
+# walking the last-visit index in order (a page of 50 is met within a few thousand rows);
+# below it, sorting the matches costs less than walking towards a rare match.
+_WALK_INDEX_SHARE = 20
 
 
 def _ordered(profiles: QuerySet[PatientProfile]) -> QuerySet[PatientProfile]:
-    return profiles.order_by(F("last_visit_on").desc(nulls_last=True), "patient_id")
+    return profiles.order_by(*_RECENT_FIRST)
+
+
+def _page_ids(
+    profiles: QuerySet[PatientProfile], *, organization_id: int, count: int, start: int, size: int
+) -> list[int]:
+    """SQLite: one page of the matches, choosing by the share of matches whether its planner
+    may walk the last-visit index for the order or must sort (written `+column`, hidden)."""
+    everyone = PatientProfile.objects.filter(organization_id=organization_id).count()
+    if count * _WALK_INDEX_SHARE >= everyone:
+        ordered = _ordered(profiles)
+    else:
+        hidden = HiddenFromSqlitePlanner(F("last_visit_on"), output_field=DateField())
+        ordered = profiles.order_by(hidden.desc(nulls_last=True), "patient_id")
+    return list(ordered.values_list("patient_id", flat=True)[start : start + size])
+
+
+def _count_and_page_ids(
+    profiles: QuerySet[PatientProfile], *, organization_id: int, page: int, size: int
+) -> tuple[int, int, list[int]]:
+    """(count, page, the page's patient ids), the page clamped to the last one.
+
+    PostgreSQL: one pass — each row carries COUNT(*) OVER (), so the matches are found
+    once for the count and the page (in parallel, then a top-N sort). SQLite has no
+    parallel scan and materialises a window's rows: a count, then the page."""
+    start = (page - 1) * size
+    if connection.vendor == "postgresql":
+        rows = list(
+            _ordered(profiles)
+            .annotate(total=Window(Count("*")))
+            .values_list("patient_id", "total")[start : start + size]
+        )
+        if rows:
+            return rows[0][1], page, [patient_id for patient_id, _total in rows]
+        if page == 1:
+            return 0, 1, []
+        count = profiles.count()  # past the last page: go to the last one
+    else:
+        count = profiles.count()
+    pages = max(1, -(-count // size))
+    if page > pages:
+        return _count_and_page_ids(profiles, organization_id=organization_id, page=pages, size=size)
+    if count == 0:
+        return 0, 1, []
+    ids = _page_ids(profiles, organization_id=organization_id, count=count, start=start, size=size)
+    return count, page, ids
 
 
 def evaluate(
@@ -84,11 +141,9 @@ def evaluate(
 ) -> SegmentPage:
     """The count and one page: the page's profile keys first, then those patients by id."""
     profiles = matching_profiles(definition, branch=branch, now=now)
-    count = profiles.count()
-    pages = max(1, -(-count // page_size))
-    page = min(max(page, 1), pages)
-    start = (page - 1) * page_size
-    ids = list(_ordered(profiles).values_list("patient_id", flat=True)[start : start + page_size])
+    count, page, ids = _count_and_page_ids(
+        profiles, organization_id=branch.organization_id, page=max(page, 1), size=page_size
+    )
     found = Patient.objects.select_related("profile", "home_branch").prefetch_related(
         Prefetch(
             "phones",
@@ -96,7 +151,7 @@ def evaluate(
             to_attr="primary_phones",
         )
     )
-    by_id = {patient.pk: patient for patient in found.filter(pk__in=ids)}
+    by_id = {patient.pk: patient for patient in found.filter(pk__in=ids)} if ids else {}
     patients = [by_id[pk] for pk in ids if pk in by_id]
     return SegmentPage(count=count, patients=patients, page=page, page_size=page_size)
 

@@ -10,9 +10,11 @@ import pytest
 
 from chairtime.billing.models import Invoice
 from chairtime.core.errors import InvalidInput
+from chairtime.crm.duplicates.services import merge_patients
 from chairtime.crm.segments.filters import consent_bit, parse_definition
 from chairtime.crm.segments.selectors import evaluate, matching_profiles
 from chairtime.patients.choices import PatientStatus
+from chairtime.tenancy.roles import Role
 from tests.factories import (
     ChannelFactory,
     PatientFactory,
@@ -418,12 +420,13 @@ def test_and_or_nesting(world, make):
     assert selected(world, data) == set()
 
 
-def test_other_organisations_and_merged_patients_never_match(world, make):
-    make("acme")
+def test_other_organisations_and_merged_patients_never_match(world, make, persona):
+    survivor = make("acme")
     make("rival", branch=world.rival_branch)
     merged = make("merged")
-    Patient = type(merged)
-    Patient.objects.filter(pk=merged.pk).update(status=PatientStatus.MERGED)
+    owner = persona(Role.OWNER)
+    merge_patients(actor=owner, survivor=survivor, merged=merged, reason="same person")
+    assert type(merged).objects.get(pk=merged.pk).status == PatientStatus.MERGED
     everyone = one({"field": "visit_count", "op": "gte", "value": 0})
     assert selected(world, everyone) == {"acme"}
     assert selected(world, everyone, branch=world.rival_branch) == {"rival"}
@@ -440,3 +443,28 @@ def test_evaluate_counts_and_pages_by_most_recent_visit(world, make):
     last = evaluate(definition, branch=world.branch_a, page=3, page_size=3, now=NOW)
     assert [p.given_name for p in last.patients] == ["visit 1", "never"]
     assert last.patients[0].profile.last_visit_on == date(2030, 6, 1)
+    beyond = evaluate(definition, branch=world.branch_a, page=9, page_size=3, now=NOW)
+    assert (beyond.page, beyond.count) == (3, 8)
+    assert [p.given_name for p in beyond.patients] == ["visit 1", "never"]
+
+
+@pytest.mark.parametrize("share", [1, 1000], ids=["index-walk", "sort"])
+def test_a_rare_or_a_common_segment_pages_in_the_same_order(world, make, monkeypatch, share):
+    """SQLite walks the last-visit index for common segments and sorts rare ones; either
+    way (and PostgreSQL's one pass), the same patients in the same order."""
+    from chairtime.crm.segments import selectors
+
+    monkeypatch.setattr(selectors, "_WALK_INDEX_SHARE", share)
+    for day in (3, 1, 2):
+        make(f"visit {day}", last_visit_on=date(2030, 6, day), visit_count=2)
+    make("tie a", last_visit_on=date(2030, 6, 2), visit_count=2)
+    make("never")
+    definition = parse_definition(one({"field": "visit_count", "op": "gte", "value": 1}))
+    page = evaluate(definition, branch=world.branch_a, page_size=3, now=NOW)
+    assert page.count == 4
+    second = evaluate(definition, branch=world.branch_a, page=2, page_size=3, now=NOW)
+    names = [p.given_name for p in page.patients + second.patients]
+    assert names == ["visit 3", "visit 2", "tie a", "visit 1"]  # a tie: the older record first
+    empty = parse_definition(one({"field": "visit_count", "op": "gte", "value": 50}))
+    none = evaluate(empty, branch=world.branch_a, page=4, now=NOW)
+    assert (none.count, none.page, none.patients) == (0, 1, [])
