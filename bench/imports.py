@@ -1,8 +1,10 @@
-"""Patient import throughput: a generated file of 100,000 rows (5% broken) checked,
-imported and imported again, on the database it runs against.
+"""Import throughput: a generated file of 100,000 rows (5% broken) checked, imported and
+imported again, on the database it runs against: patients, or with `--kind` their visit
+or payment history.
 
     .venv/bin/python bench/imports.py                       # a temporary SQLite file
     .venv/bin/python bench/imports.py --rows 20000
+    .venv/bin/python bench/imports.py --kind visits         # or payments
     CHAIRTIME_PG_PORT=54333 scripts/with-postgres \\
       sh -c '.venv/bin/python bench/imports.py --database-url "$DATABASE_URL"'
 
@@ -12,6 +14,12 @@ uploaded through `create_job`. Timed: **check** (the dry run, nothing written), 
 (good rows mode: 95% created with their phone, tags and external ID) and **again** (the
 same file a second time: every good row skipped by its external ID, the bad ones
 reported again). rows/s is the file's rows divided by the step's seconds.
+
+History (`--kind visits` / `payments`): `--patients` patients (10,000 by default) are
+imported first from a clean patients file (not timed), then the history file of
+`visit_csv` / `payment_csv` (Vietnamese or Spanish headers, the patients' IDs, 5% of rows
+broken in a dozen ways) goes through the same steps; each good row becomes a historical
+visit or payment with its external ID, and its patient's profile is refreshed.
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url")
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--kind", choices=("patients", "visits", "payments"), default="patients")
+    parser.add_argument("--patients", type=int, default=10_000, help="history: patients first")
     parser.add_argument("--profile", action="store_true", help="print the import's top calls")
     arguments = parser.parse_args()
     setup_django(arguments.database_url)
@@ -58,7 +68,7 @@ def main() -> None:
 
     from chairtime.accounts.models import User
     from chairtime.crm.choices import ImportMode
-    from chairtime.crm.importing.sample import patient_csv
+    from chairtime.crm.importing.sample import patient_csv, payment_csv, visit_csv
     from chairtime.crm.importing.services import check_job, create_job, run_job, set_mapping
     from chairtime.tenancy.models import Branch, Membership, Organization
 
@@ -77,18 +87,27 @@ def main() -> None:
     ]
     owner = User.objects.create(username="owner")
     Membership.objects.create(user=owner, organization=organization, role="owner")
-    sample = patient_csv(arguments.rows, branch_codes=("a", "b"))
+    kind = arguments.kind
 
-    def new_job():  # type: ignore[no-untyped-def]
+    def new_job(kind: str, content: bytes):  # type: ignore[no-untyped-def]
         job = create_job(
-            actor=owner, branch=branches[0], source_system="OldDent",
-            upload=SimpleUploadedFile("patients.csv", sample.content),
+            actor=owner, branch=branches[0], source_system="OldDent", kind=kind,
+            upload=SimpleUploadedFile(f"{kind}.csv", content),
         )  # fmt: skip
         return set_mapping(job, job.mapping, ImportMode.GOOD_ROWS)
 
+    if kind == "patients":
+        sample = patient_csv(arguments.rows, branch_codes=("a", "b"))
+    else:
+        patients = patient_csv(arguments.patients, broken_share=0, branch_codes=("a", "b"))
+        run_job(new_job("patients", patients.content))
+        ids = [f"BN{index:07d}" for index in range(arguments.patients)]
+        make = visit_csv if kind == "visits" else payment_csv
+        sample = make(arguments.rows, ids, branch_codes=("a", "b"))
+
     results = []
     started = time.perf_counter()
-    job = new_job()
+    job = new_job(kind, sample.content)
     results.append(("upload (read, count rows)", time.perf_counter() - started, ""))
     started = time.perf_counter()
     checked = check_job(job)
@@ -101,7 +120,7 @@ def main() -> None:
     if profile:
         profile.disable()
     results.append(("import", time.perf_counter() - started, f"{done.created_rows:,} created"))
-    again = new_job()
+    again = new_job(kind, sample.content)
     started = time.perf_counter()
     second = run_job(again)
     results.append(
@@ -110,8 +129,9 @@ def main() -> None:
     )  # fmt: skip
 
     print(
-        f"Patient import: {connection.vendor} {connection.Database.sqlite_version if connection.vendor == 'sqlite' else connection.pg_version}, "
+        f"{kind.capitalize()} import: {connection.vendor} {connection.Database.sqlite_version if connection.vendor == 'sqlite' else connection.pg_version}, "
         f"{arguments.rows:,} rows, {len(sample.broken):,} broken"
+        + (f", {arguments.patients:,} patients" if kind != "patients" else "")
     )
     print(f"{'step':<28} {'seconds':>8} {'rows/s':>9}  result")
     for step, seconds, note in results:

@@ -4,6 +4,10 @@ imports with external IDs, and merges (ADR 9).
 `PatientProfile` is one narrow row per patient holding every number the filter reads
 (copied patient fields included), so a segment over a million patients is one table scan
 or one index range, never a join per condition. Only `crm.profiles` writes it.
+
+`HistoricalVisit` and `HistoricalPayment` are what another system recorded before the
+clinic moved to Chairtime: imported, read-only, never turned into appointments or
+invoices (ADR 9, "Imported history").
 """
 
 from __future__ import annotations
@@ -49,7 +53,11 @@ class PatientProfile(models.Model):
     patient = models.OneToOneField(
         Patient, on_delete=models.CASCADE, primary_key=True, related_name="profile"
     )
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: every index below starts with it (one less to keep up on each
+    # of a million writes in a full run).
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     # Copies of the patient's own fields the filter reads (kept by crm.profiles).
     home_branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="+")
     birth_date = models.DateField(null=True, blank=True)
@@ -179,6 +187,33 @@ class GroupThresholds(models.Model):
 
     def __str__(self) -> str:
         return f"thresholds of {self.organization_id}"
+
+
+class ProfileRun(models.Model):
+    """One full recomputation of an organisation's profiles (the nightly run): when, how
+    long, and the RFM cut points it found. Between runs, a patient whose numbers change is
+    scored against these cut points (what last night's quintiles were), so a refresh needs
+    no pass over the other profiles and gives the full run's score for an unchanged value.
+
+    `*_cuts`: for score s = 2..5, the highest value that still scores below s; a value
+    scores 1 + the number of cut points it exceeds. Dates as ISO text, money as text."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    patients = models.PositiveIntegerField()
+    scored = models.PositiveIntegerField()  # patients with RFM scores (a paid visit)
+    changed_groups = models.PositiveIntegerField()
+    recency_cuts = models.JSONField(default=list)
+    frequency_cuts = models.JSONField(default=list)
+    monetary_cuts = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-finished_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-finished_at"], name="profile_run_idx")]
+
+    def __str__(self) -> str:
+        return f"profiles of {self.organization_id} at {self.finished_at:%Y-%m-%d %H:%M}"
 
 
 class GroupChange(models.Model):
@@ -429,3 +464,80 @@ class PatientMerge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merged_id} -> {self.survivor_id}"
+
+
+class HistoricalVisit(models.Model):
+    """A visit recorded by the system the clinic used before (imported, read-only).
+
+    Not an appointment: it has no chair, no time and no procedure of the catalogue, and
+    the book's rules (no overlap, numbering, lock dates) do not apply to the past of
+    another system. It counts as a completed visit in the patient's profile; one with an
+    amount above zero as a paid visit day. `doctor` is the staff member the file's text
+    named, when one matched; `doctor_name` keeps the text either way."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="historical_visits")
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+")
+    visited_on = models.DateField(_("visited on"))
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", verbose_name=_("doctor"),
+    )  # fmt: skip
+    doctor_name = models.CharField(_("doctor (as written)"), max_length=200, blank=True)
+    description = models.CharField(_("what was done"), max_length=300, blank=True)
+    amount = models.DecimalField(
+        _("amount"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    currency = models.CharField(max_length=3)
+    source_system = models.CharField(_("imported from"), max_length=40)
+    job = models.ForeignKey(ImportJob, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-visited_on", "-id"]
+        verbose_name = _("imported visit")
+        verbose_name_plural = _("imported visits")
+        indexes = [models.Index(fields=["patient", "visited_on"], name="hist_visit_patient_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gte=0),
+                name="hist_visit_amount_not_negative",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient_id}: {self.visited_on} ({self.source_system})"
+
+
+class HistoricalPayment(models.Model):
+    """A payment recorded by the system the clinic used before (imported, read-only).
+
+    Not a `billing.Payment`: it is allocated to nothing, and cash-up, lock dates and
+    balances do not see it. It adds to the patient's spend in the profile (in the
+    profile's currency only). `method` is the file's text as written."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="historical_payments"
+    )
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+")
+    paid_on = models.DateField(_("paid on"))
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    method = models.CharField(_("method (as written)"), max_length=40, blank=True)
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    source_system = models.CharField(_("imported from"), max_length=40)
+    job = models.ForeignKey(ImportJob, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-paid_on", "-id"]
+        verbose_name = _("imported payment")
+        verbose_name_plural = _("imported payments")
+        indexes = [models.Index(fields=["patient", "paid_on"], name="hist_payment_patient_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="hist_payment_amount_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient_id}: {self.amount} {self.currency} on {self.paid_on}"

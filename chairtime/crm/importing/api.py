@@ -27,7 +27,11 @@ router = Router(tags=["importing"])
 
 
 class JobIn(Schema):
-    kind: str = Field(ImportKind.PATIENTS, description="patients")
+    kind: str = Field(
+        ImportKind.PATIENTS,
+        description="patients, visits (visit history) or payments (payment history); "
+        "history rows name their patient by the patients file's external ID",
+    )
     source_system: str = Field(..., max_length=40, description="the system the file comes from")
     encoding: str = Field("utf-8", description="utf-8, cp1258, gb18030 or cp1252 (CSV)")
     date_format: str = Field(DateFormat.ISO, description="iso, day_first or month_first")

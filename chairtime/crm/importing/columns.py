@@ -72,7 +72,76 @@ PATIENT_COLUMNS: tuple[Column, ...] = (
     )),
 )  # fmt: skip
 
-COLUMNS = {ImportKind.PATIENTS.value: PATIENT_COLUMNS}
+# History rows name their patient by the ID the patients file gave them (same system).
+_PATIENT_REFERENCE = Column("patient_external_id", _("Patient's ID in the old system"), True, (
+    "patient external id", "patient id", "patient", "patient number", "patient code",
+    "mã bệnh nhân", "mã bn", "bệnh nhân", "mã khách hàng", "mã kh", "số hồ sơ",
+    "患者编号", "患者id", "病历号", "客户编号", "患者",
+    "id paciente", "paciente", "número de paciente", "numero de historia", "historia",
+))  # fmt: skip
+_BRANCH = Column("branch", _("Branch"), False, (
+    "branch", "clinic", "chi nhánh", "phòng khám", "cơ sở", "分店", "门店", "诊所",
+    "sucursal", "clínica", "sede",
+))  # fmt: skip
+
+VISIT_COLUMNS: tuple[Column, ...] = (
+    Column("external_id", _("Visit ID in the old system"), True, (
+        "external id", "visit id", "id", "visit number", "record id", "code",
+        "mã lượt khám", "mã khám", "mã lần khám", "mã", "就诊编号", "就诊id", "编号",
+        "id visita", "número de visita", "código",
+    )),
+    _PATIENT_REFERENCE,
+    Column("date", _("Visit date"), True, (
+        "date", "visit date", "visited on", "date of visit", "ngày khám", "ngày", "ngày điều trị",
+        "就诊日期", "日期", "fecha", "fecha de visita", "fecha de la visita",
+    )),
+    _BRANCH,
+    Column("doctor", _("Doctor"), False, (
+        "doctor", "dentist", "treated by", "bác sĩ", "bác sĩ điều trị", "医生", "主治医生",
+        "médico", "odontólogo", "dentista",
+    )),
+    Column("description", _("What was done"), False, (
+        "description", "treatment", "procedure", "service", "notes", "nội dung", "điều trị",
+        "dịch vụ", "ghi chú", "治疗", "项目", "治疗内容", "备注", "descripción", "tratamiento",
+        "servicio", "notas",
+    )),
+    Column("amount", _("Amount"), False, (
+        "amount", "total", "fee", "price", "số tiền", "thành tiền", "tổng tiền", "金额", "费用",
+        "总额", "importe", "monto", "precio",
+    )),
+)  # fmt: skip
+
+PAYMENT_COLUMNS: tuple[Column, ...] = (
+    Column("external_id", _("Payment ID in the old system"), True, (
+        "external id", "payment id", "id", "receipt", "receipt number", "transaction id",
+        "code", "mã thanh toán", "mã phiếu thu", "số phiếu thu", "mã", "付款编号", "收据号",
+        "编号", "id pago", "número de recibo", "recibo", "código",
+    )),
+    _PATIENT_REFERENCE,
+    Column("date", _("Payment date"), True, (
+        "date", "payment date", "paid on", "date paid", "ngày thanh toán", "ngày thu", "ngày",
+        "付款日期", "收款日期", "日期", "fecha", "fecha de pago",
+    )),
+    Column("amount", _("Amount"), True, (
+        "amount", "amount paid", "paid", "total", "số tiền", "số tiền thu", "thành tiền",
+        "金额", "付款金额", "实收", "importe", "monto", "pagado",
+    )),
+    Column("method", _("Method"), False, (
+        "method", "payment method", "paid by", "hình thức", "hình thức thanh toán",
+        "phương thức", "付款方式", "支付方式", "método", "forma de pago", "método de pago",
+    )),
+    Column("reference", _("Reference"), False, (
+        "reference", "ref", "note", "notes", "tham chiếu", "ghi chú", "参考号", "备注",
+        "referencia", "nota",
+    )),
+    _BRANCH,
+)  # fmt: skip
+
+COLUMNS = {
+    ImportKind.PATIENTS.value: PATIENT_COLUMNS,
+    ImportKind.VISITS.value: VISIT_COLUMNS,
+    ImportKind.PAYMENTS.value: PAYMENT_COLUMNS,
+}
 
 
 def columns_of(kind: str) -> tuple[Column, ...]:

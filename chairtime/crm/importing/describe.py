@@ -30,6 +30,21 @@ MESSAGES: dict[str, str | Promise] = {
     "unknown_channel": _("No channel is called “%(value)s”."),
     "bad_choice": _("“%(value)s” is not one of: %(choices)s."),
     "duplicate_in_file": _("The same ID is already on line %(first_line)s of this file."),
+    "unknown_patient": _(
+        "No patient imported from this system has the ID “%(value)s”. Import the patients "
+        "file first, with the same system name."
+    ),
+    "bad_amount": _("“%(value)s” is not an amount. Write it like 150000 or 12.50."),
+    "ambiguous_amount": _(
+        "“%(value)s” could be a thousands separator or decimals. Write it without "
+        "thousands separators, like 150000 or 1.50."
+    ),
+    "negative_amount": _("“%(value)s” is below zero."),
+    "zero_amount": _("“%(value)s”: a payment must be more than zero."),
+    "too_precise": _(
+        "“%(value)s” has more decimals than %(currency)s allows (at most %(places)s)."
+    ),
+    "amount_too_large": _("“%(value)s” is too large."),
     "short_row": _("The row has %(found)s cells but the header has %(expected)s."),
     "long_row": _("The row has %(found)s cells but the header has %(expected)s."),
     # The whole file.

@@ -15,8 +15,12 @@ from chairtime.crm.importing.reading import ENCODINGS
 class UploadForm(forms.Form):
     upload = forms.FileField(label=_("File (.csv or .xlsx)"))
     kind = forms.ChoiceField(
-        label=_("What the file holds"), choices=[ImportKind.choices[0]], initial=ImportKind.PATIENTS
-    )
+        label=_("What the file holds"), choices=ImportKind.choices, initial=ImportKind.PATIENTS,
+        help_text=_(
+            "Visit and payment history name each patient by their ID in the old system: "
+            "import the patients file first, with the same system name."
+        ),
+    )  # fmt: skip
     source_system = forms.CharField(
         label=_("System the file comes from"), max_length=40,
         help_text=_("The same name on every file from that system: re-imports are recognised by it."),

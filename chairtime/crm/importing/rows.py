@@ -1,7 +1,8 @@
 """Turning one row of a patient file into checked values, or the reasons it is bad.
 
-No database access here: the branches and channels a row may name are looked up in
-dictionaries the caller fills once per job. Phones follow `patients.forms.parse_phone`
+No database access here: the branches, channels and staff a row may name are looked up
+in dictionaries the caller fills once per job, and the patients history rows name are
+looked up by the caller once per chunk. Phones follow `patients.forms.parse_phone`
 (the same phonenumbers calls: read in the given country, valid, stored as E.164); it is
 not imported because services must not depend on forms.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -19,8 +21,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from chairtime.core.money import LARGEST, currency_places
 from chairtime.core.text import fold
-from chairtime.crm.choices import DateFormat
+from chairtime.crm.choices import DateFormat, ImportKind
 from chairtime.marketing.models import Channel
 from chairtime.patients.choices import Sex
 from chairtime.tenancy.models import Branch
@@ -29,6 +32,8 @@ RowError = tuple[int, str, str, dict[str, Any]]  # line, field, code, params
 
 MAX_LENGTHS = {
     "external_id": 100, "family_name": 100, "given_name": 100, "email": 254, "notes": 5000,
+    "patient_external_id": 100, "doctor": 200, "description": 300, "method": 40,
+    "reference": 100,
 }  # fmt: skip
 TAG_MAX_LENGTH = 60
 
@@ -81,11 +86,17 @@ class RowContext:
     """What every row of one job is read against."""
 
     default_branch: Branch
-    branches: dict[str, Branch]  # folded code or name -> branch of the organisation
+    branches: dict[str, Branch]  # folded code or name -> branch rows may name
     channels: dict[str, Channel]  # folded name or code -> channel of the organisation
     date_format: str
     country: str
     today: date
+    # History files: each branch's local today (a visit cannot be in its branch's future)
+    # and the organisation's staff by folded e-mail, username or name (None: two people
+    # answer to it, so the text names nobody for sure).
+    todays: dict[int, date] = field(default_factory=dict)
+    staff: dict[str, int | None] = field(default_factory=dict)
+    branches_by_id: dict[int, Branch] = field(default_factory=dict)  # every branch, by id
 
 
 def parse_date(raw: str, date_format: str, today: date) -> tuple[date | None, str]:
@@ -250,3 +261,182 @@ def parse_patient_row(
         home_branch=home_branch, birth_date=birth_date, sex=sex, phones=phones, email=email,
         preferred_language=language, source_channel=channel, tags=tags, notes=notes,
     )  # fmt: skip
+
+
+# --- visit and payment history -----------------------------------------------------------------
+@dataclass
+class HistoryRow:
+    """One good row of a visit or payment file, ready to be written."""
+
+    line: int
+    external_id: str
+    patient_id: int
+    branch: Branch
+    on: date
+    amount: Decimal | None = None
+    doctor_id: int | None = None
+    doctor_name: str = ""
+    description: str = ""
+    method: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class KnownPatient:
+    """The patient a history row's `patient_external_id` leads to (a merged record's
+    survivor when it was merged)."""
+
+    id: int
+    home_branch_id: int
+
+
+_GROUPED = {",": re.compile(r"^\d{1,3}(,\d{3})+$"), ".": re.compile(r"^\d{1,3}(\.\d{3})+$")}
+_SPACES = str.maketrans("", "", " \u00a0\u202f\u2009'")
+
+
+def parse_amount(raw: str, currency: str, *, positive: bool) -> tuple[Decimal | None, str]:
+    """(the amount, "") or (None, error code). "150000", "150.000.000", "1,234.50" and
+    "12,50" are read; "150.000" alone could be thousands or decimals and is refused, as an
+    ambiguous date is. Finer than the currency's minor unit is refused, never rounded."""
+    text = raw.strip().translate(_SPACES)
+    negative = text.startswith("-")
+    text = text.removeprefix("-")
+    number = _plain_number(text)
+    if number is None:
+        return None, "bad_amount"
+    if number == "ambiguous":
+        return None, "ambiguous_amount"
+    amount = Decimal(number)
+    if negative and amount != 0:
+        return None, "negative_amount"
+    if amount == 0 and positive:
+        return None, "zero_amount"
+    if amount > LARGEST:
+        return None, "amount_too_large"
+    unit = Decimal(1).scaleb(-currency_places(currency))
+    if amount != amount.quantize(unit):
+        return None, "too_precise"
+    return amount.quantize(unit), ""
+
+
+def _plain_number(text: str) -> str | None:
+    """Digits with at most a "." before the decimals ("ambiguous" when one separator
+    followed by three digits could be either), or None when it is not a number."""
+    if not text or not all(ch.isdigit() or ch in ",." for ch in text) or not text[0].isdigit():
+        return None
+    separators = [ch for ch in text if ch in ",."]
+    if not separators:
+        return text
+    decimal_mark = separators[-1]
+    whole, _mark, decimals = text.rpartition(decimal_mark)
+    if len(set(separators)) == 2:  # "1.234,56" or "1,234.56": the last one is the decimals
+        group = "," if decimal_mark == "." else "."
+        if separators.count(decimal_mark) > 1 or not _GROUPED[group].match(whole):
+            return None
+        return f"{whole.replace(group, '')}.{decimals}" if decimals.isdigit() else None
+    if len(separators) > 1:  # "150.000.000": thousands
+        return text.replace(decimal_mark, "") if _GROUPED[decimal_mark].match(text) else None
+    if not decimals.isdigit() or not whole.isdigit():
+        return None
+    if len(decimals) == 3:
+        return "ambiguous"
+    return f"{whole}.{decimals}"
+
+
+_TITLES = ("dr", "dra", "doctor", "bs", "bac si", "ths bs", "ts bs", "医生", "医师")
+
+
+def staff_keys(*, email: str, username: str, first_name: str, last_name: str) -> set[str]:
+    """The folded texts a file may name a staff member by: e-mail, username, and the
+    full name in both orders (Vietnamese and Chinese put the family name first)."""
+    keys = {fold(email), fold(username)}
+    if first_name or last_name:
+        keys.add(fold(f"{first_name} {last_name}"))
+        keys.add(fold(f"{last_name} {first_name}"))
+    return {key for key in keys if key}
+
+
+def match_doctor(text: str, staff: dict[str, int | None]) -> int | None:
+    """The staff member the text names, ignoring case, accents and a title ("Dr.", "BS.",
+    "Bác sĩ"); None when nobody, or more than one person, answers to it."""
+    key = fold(text)
+    if key in staff:
+        return staff[key]
+    words = key.replace(".", " ").split()
+    for title in _TITLES:
+        size = len(title.split())
+        if " ".join(words[:size]) == title:
+            return staff.get(" ".join(words[size:]))
+    return None
+
+
+def parse_history_row(
+    kind: str, line: int, cells: dict[str, str], context: RowContext,
+    patient: KnownPatient | None,
+) -> HistoryRow | list[RowError]:  # fmt: skip
+    """A visit or payment row's values, or every reason it is bad. `patient`: whom its
+    `patient_external_id` names (None: nobody imported from this system)."""
+    row = _Row(line, cells)
+    is_payment = kind == ImportKind.PAYMENTS
+    external_id = row.text("external_id", required=True)
+    reference_id = row.text("patient_external_id", required=True)
+    if reference_id and patient is None:
+        row.error("patient_external_id", "unknown_patient", value=reference_id[:60])
+    branch = _history_branch(row, context, patient)
+    on = _history_date(row, context, branch)
+    amount = _history_amount(row, branch, required=is_payment)
+    texts = {name: row.text(name) for name in _HISTORY_TEXTS[is_payment]}
+    if row.errors or patient is None or on is None:
+        return row.errors
+    doctor = texts.get("doctor", "")
+    return HistoryRow(
+        line=line, external_id=external_id, patient_id=patient.id, branch=branch, on=on,
+        amount=amount, doctor_id=match_doctor(doctor, context.staff) if doctor else None,
+        doctor_name=doctor, description=texts.get("description", ""),
+        method=texts.get("method", ""), reference=texts.get("reference", ""),
+    )  # fmt: skip
+
+
+_HISTORY_TEXTS = {False: ("doctor", "description"), True: ("method", "reference")}
+
+
+def _history_branch(row: _Row, context: RowContext, patient: KnownPatient | None) -> Branch:
+    """The branch the file names, else the patient's home branch (the job's branch when the
+    patient is unknown)."""
+    raw = row.text("branch")
+    if raw:
+        found = context.branches.get(lookup_key(raw))
+        if found is not None:
+            return found
+        row.error("branch", "unknown_branch", value=raw[:60])
+    elif patient is not None:
+        home = context.branches_by_id.get(patient.home_branch_id)
+        if home is not None:
+            return home
+    return context.default_branch
+
+
+def _history_date(row: _Row, context: RowContext, branch: Branch) -> date | None:
+    """The row's date; in the future is counted from the branch's local today."""
+    raw = row.text("date", required=True)
+    if not raw:
+        return None
+    on, code = parse_date(raw, context.date_format, context.todays.get(branch.pk, context.today))
+    if code:
+        row.error("date", code, value=raw[:40])
+    return on
+
+
+def _history_amount(row: _Row, branch: Branch, *, required: bool) -> Decimal | None:
+    """In the branch's currency: a payment's is needed and above zero, a visit's may be
+    missing or zero (a free check-up)."""
+    raw = row.text("amount", required=required)
+    if not raw:
+        return None
+    amount, code = parse_amount(raw, branch.currency, positive=required)
+    if code:
+        params: dict[str, Any] = {"value": raw[:40]}
+        if code == "too_precise":
+            params.update(currency=branch.currency, places=currency_places(branch.currency))
+        row.error("amount", code, **params)
+    return amount

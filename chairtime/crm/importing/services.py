@@ -1,15 +1,17 @@
-"""Importing patients from another system's CSV or Excel file.
+"""Importing patients, and their visit and payment history, from another system's CSV or
+Excel file.
 
 A job goes uploaded -> (mapping) -> checking -> checked -> importing -> done, or failed
 when the file itself cannot be read. The check (dry run) and the import share one pass
 over the file, in chunks of `CHUNK` rows: each chunk's external IDs are looked up at once
 (rows already imported are skipped, so a second run adds nothing), good rows are written
-with `bulk_create` and every bad row is kept as an `ImportRowError` (line, field, code).
+as plain rows (COPY on PostgreSQL) and every bad row is kept as an `ImportRowError` (line,
+field, code). The three kinds differ only in their columns, how a row is read and what it
+becomes (`history` for visits and payments).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +23,6 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from django.core.files import File
 from django.db import connection, transaction
-from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +35,13 @@ from chairtime.core.errors import Conflict, InvalidInput
 from chairtime.crm.choices import DateFormat, ExternalKind, ImportKind, ImportMode, ImportStatus
 from chairtime.crm.importing.columns import columns_of, propose_mapping
 from chairtime.crm.importing.describe import describe
+from chairtime.crm.importing.history import (
+    EXTERNAL_KIND,
+    create_history,
+    known_patients,
+    staff_of,
+    with_external_ids,
+)
 from chairtime.crm.importing.reading import (
     ENCODINGS,
     FORMATS,
@@ -43,13 +51,16 @@ from chairtime.crm.importing.reading import (
     open_table,
 )
 from chairtime.crm.importing.rows import (
+    HistoryRow,
     PatientRow,
     RowContext,
     RowError,
     lookup_key,
+    parse_history_row,
     parse_patient_row,
 )
 from chairtime.crm.importing.selectors import job_headers, job_path
+from chairtime.crm.importing.writing import allocate_ids, column_list, write_rows
 from chairtime.crm.models import ExternalId, ImportJob, ImportRowError
 from chairtime.crm.profiles.compute import refresh_profiles
 from chairtime.marketing.models import Channel
@@ -60,7 +71,6 @@ from chairtime.patients.services import (
     build_search_key,
     compose_display_name,
 )
-from chairtime.simulation.bulk import insert_rows
 from chairtime.tenancy.models import Branch
 
 CHUNK = 1000
@@ -73,8 +83,8 @@ def _check_options(
     *, kind: str, source_system: str, encoding: str, date_format: str, default_country: str
 ) -> None:
     errors: dict[str, list[Any]] = {}
-    if kind != ImportKind.PATIENTS:
-        errors["kind"] = [_("Only patient files can be imported so far.")]
+    if kind not in ImportKind.values:
+        errors["kind"] = [_("Choose one of the kinds of file offered.")]
     if not source_system.strip() or len(source_system.strip()) > 40:
         errors["source_system"] = [_("Name the system the file comes from (up to 40 characters).")]
     if encoding not in dict(ENCODINGS):
@@ -205,17 +215,24 @@ def _claim(job: ImportJob, to: str, *, from_: Iterable[str]) -> ImportJob:
 
 def _context(job: ImportJob) -> RowContext:
     branches: dict[str, Branch] = {}
-    for branch in Branch.objects.filter(organization_id=job.organization_id, is_active=True):
-        branches.setdefault(lookup_key(branch.name), branch)
-        branches[lookup_key(branch.code)] = branch
+    every_branch = list(Branch.objects.filter(organization_id=job.organization_id))
+    for branch in every_branch:
+        # A patient's home branch must be open; history may have happened at one closed since.
+        if branch.is_active or job.kind != ImportKind.PATIENTS:
+            branches.setdefault(lookup_key(branch.name), branch)
+            branches[lookup_key(branch.code)] = branch
     channels: dict[str, Channel] = {}
     for channel in Channel.objects.filter(organization_id=job.organization_id):
         channels.setdefault(lookup_key(channel.name), channel)
         channels.setdefault(lookup_key(channel.code), channel)
-    today = timezone.localdate(timezone=ZoneInfo(job.branch.time_zone))
+    now = timezone.now()
+    today = timezone.localdate(now, timezone=ZoneInfo(job.branch.time_zone))
     return RowContext(
         default_branch=job.branch, branches=branches, channels=channels,
         date_format=job.date_format, country=job.default_country, today=today,
+        todays={b.pk: timezone.localdate(now, timezone=ZoneInfo(b.time_zone)) for b in every_branch},
+        staff=staff_of(job.organization_id) if job.kind == ImportKind.VISITS else {},
+        branches_by_id={branch.pk: branch for branch in every_branch},
     )  # fmt: skip
 
 
@@ -238,24 +255,23 @@ def _chunks(rows: Iterator[Row]) -> Iterator[list[Row]]:
 
 
 def _existing_ids(job: ImportJob, external_ids: list[str]) -> set[str]:
-    """The chunk's external IDs imported before (from this system, in this organisation)."""
+    """The chunk's external IDs imported before (from this system, in this organisation,
+    of this kind of row)."""
     rows = ExternalId.objects.filter(
-        organization_id=job.organization_id, system=job.source_system, kind=ExternalKind.PATIENT
-    )
-    if connection.vendor == "postgresql":
-        # One array parameter: psycopg's client-side binding of a thousand-item IN list
-        # costs more than the lookup itself.
-        rows = rows.extra(where=["external_id = ANY(%s)"], params=[external_ids])
-    else:
-        rows = rows.filter(external_id__in=external_ids)
-    return set(rows.values_list("external_id", flat=True))
+        organization_id=job.organization_id, system=job.source_system,
+        kind=EXTERNAL_KIND[job.kind],
+    )  # fmt: skip
+    return set(with_external_ids(rows, external_ids).values_list("external_id", flat=True))
+
+
+GoodRow = PatientRow | HistoryRow
 
 
 def _read_chunk(
     job: ImportJob, chunk: list[Row], width: int, index: dict[str, int], context: RowContext,
     counts: Counts,
-) -> tuple[list[PatientRow], list[RowError]]:  # fmt: skip
-    good: list[PatientRow] = []
+) -> tuple[list[GoodRow], list[RowError]]:  # fmt: skip
+    good: list[GoodRow] = []
     errors: list[RowError] = []
     cells_of: list[tuple[int, dict[str, str]]] = []
     for line, raw in chunk:
@@ -265,6 +281,17 @@ def _read_chunk(
             continue
         cells_of.append((line, {name: raw[i] for name, i in index.items()}))
     existing = _existing_ids(job, [cells["external_id"].strip() for _line, cells in cells_of])
+    is_history = job.kind != ImportKind.PATIENTS
+    # Whom history rows name, for the rows not imported before (a second run asks nothing).
+    patients = (
+        known_patients(job, [
+            cells["patient_external_id"].strip()
+            for _line, cells in cells_of
+            if cells["external_id"].strip() not in existing
+        ])
+        if is_history
+        else {}
+    )  # fmt: skip
     for line, cells in cells_of:
         external_id = cells["external_id"].strip()
         first = counts.seen.get(external_id) if external_id else None
@@ -276,7 +303,12 @@ def _read_chunk(
         if external_id in existing:
             counts.skipped += 1  # imported before: not checked or written again
             continue
-        parsed = parse_patient_row(line, cells, context)
+        parsed: GoodRow | list[RowError]
+        if is_history:
+            patient = patients.get(cells["patient_external_id"].strip())
+            parsed = parse_history_row(job.kind, line, cells, context, patient)
+        else:
+            parsed = parse_patient_row(line, cells, context)
         if isinstance(parsed, list):
             errors.extend(parsed)
         else:
@@ -299,40 +331,51 @@ def _process(job: ImportJob, *, write: bool, progress: Progress | None) -> Count
             counts.good += len(good)
             with transaction.atomic():
                 if write and good:
-                    created = _create_patients(job, good)
-                    counts.created += len(created)
+                    counts.created += len(good)
                     # Their profiles in the same transaction: an imported patient is in
-                    # the groups and segments as soon as they exist.
-                    refresh_profiles(created)
-                _write_rows(
+                    # the groups and segments as soon as they exist, and imported history
+                    # counts in the groups at once.
+                    refresh_profiles(_create(job, good))
+                write_rows(
                     ImportRowError, ("job", "line", "field", "code", "params"),
                     ((job.pk, line, name, code, params) for line, name, code, params in errors),
                 )  # fmt: skip
                 ImportJob.objects.filter(pk=job.pk).update(processed_rows=counts.total)
                 if write and number == 0:
-                    _refresh_statistics()
+                    _refresh_statistics(job.kind)
             if progress is not None:
                 progress(counts.total, max(job.total_rows, counts.total))
     return counts
 
 
-# Tables a patient import fills. PostgreSQL's planner takes a table it has never analysed
+def _create(job: ImportJob, rows: list[GoodRow]) -> Iterable[int]:
+    """Write one chunk's good rows; returns the patients whose profiles change."""
+    if job.kind == ImportKind.PATIENTS:
+        return _create_patients(job, [row for row in rows if isinstance(row, PatientRow)])
+    return create_history(job, [row for row in rows if isinstance(row, HistoryRow)])
+
+
+# Tables an import fills. PostgreSQL's planner takes a table it has never analysed
 # for nearly empty; once thousands of rows land in one (an import into a new organisation's
 # database, or all of it inside one transaction), a join over it can pick a nested loop
 # that runs for minutes. Statistics taken after the first chunk scale with the table from
 # then on (the planner multiplies them by its current size). ANALYZE counts rows this
 # transaction wrote.
-_IMPORTED_TABLES = (
-    "patients_patient", "patients_patientphone", "patients_patient_tags", "crm_externalid",
-    "crm_patientprofile",
-)  # fmt: skip
+_IMPORTED_TABLES = {
+    ImportKind.PATIENTS.value: (
+        "patients_patient", "patients_patientphone", "patients_patient_tags",
+        "crm_externalid", "crm_patientprofile",
+    ),
+    ImportKind.VISITS.value: ("crm_historicalvisit", "crm_externalid", "crm_patientprofile"),
+    ImportKind.PAYMENTS.value: ("crm_historicalpayment", "crm_externalid", "crm_patientprofile"),
+}  # fmt: skip
 
 
-def _refresh_statistics() -> None:
+def _refresh_statistics(kind: str) -> None:
     if connection.vendor != "postgresql":
         return  # SQLite plans these queries from its indexes alone
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE " + ", ".join(_IMPORTED_TABLES))
+        cursor.execute("ANALYZE " + ", ".join(_IMPORTED_TABLES[kind]))
 
 
 # --- writing patients ------------------------------------------------------------------------
@@ -372,29 +415,6 @@ _PATIENT_COLUMNS = (
 )  # fmt: skip
 
 
-def _columns(model: type[Model], names: Iterable[str]) -> str:
-    quote = connection.ops.quote_name
-    return ", ".join(
-        quote(str(model._meta.get_field(name).column))  # type: ignore[union-attr]
-        for name in names
-    )
-
-
-def _write_rows(
-    model: type[Model], names: tuple[str, ...], rows: Iterable[tuple[Any, ...]]
-) -> None:
-    """Plain rows in: COPY on PostgreSQL (psycopg's client-side binding of a big INSERT
-    costs more than the server's work), one executemany on SQLite."""
-    if connection.vendor != "postgresql":
-        insert_rows(model, names, rows)
-        return
-    # Identifiers come from model metadata and are quoted; values travel as COPY data.
-    sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({_columns(model, names)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row in rows:
-            copy.write_row([json.dumps(v) if isinstance(v, dict | list) else v for v in row])
-
-
 def _insert_patients(rows: list[tuple[Any, ...]]) -> dict[str, int]:
     """The patients of one chunk; returns number -> id. Django's bulk_create builds a model
     instance and an SQL fragment per value, which costs more than the database itself at
@@ -402,13 +422,8 @@ def _insert_patients(rows: list[tuple[Any, ...]]) -> dict[str, int]:
     meta = Patient._meta
     quote = connection.ops.quote_name
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [meta.db_table, len(rows)],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
-        _write_rows(
+        ids = allocate_ids(Patient, len(rows))
+        write_rows(
             Patient,
             ("id", *_PATIENT_COLUMNS),
             [(i, *row) for i, row in zip(ids, rows, strict=True)],
@@ -422,7 +437,7 @@ def _insert_patients(rows: list[tuple[Any, ...]]) -> dict[str, int]:
             batch = rows[start : start + per_statement]
             # Identifiers come from model metadata and are quoted; values are parameters.
             sql = "INSERT INTO {} ({}) VALUES {} RETURNING {}, {}".format(  # noqa: S608
-                quote(meta.db_table), _columns(Patient, _PATIENT_COLUMNS),
+                quote(meta.db_table), column_list(Patient, _PATIENT_COLUMNS),
                 ", ".join([placeholders] * len(batch)), quote("id"), quote("number"),
             )  # fmt: skip
             cursor.execute(sql, [value for row in batch for value in row])
@@ -461,7 +476,7 @@ def _create_patients(job: ImportJob, rows: list[PatientRow]) -> list[int]:
         ))  # fmt: skip
     ids = _insert_patients(values)
     patient_ids = [ids[number] for number in numbers]
-    _write_rows(
+    write_rows(
         PatientPhone, ("patient", "number", "kind", "is_primary"),
         (
             (patient_id, phone, PhoneKind.MOBILE, position == 0)
@@ -470,7 +485,7 @@ def _create_patients(job: ImportJob, rows: list[PatientRow]) -> list[int]:
         ),
     )  # fmt: skip
     tag_ids = _tag_ids(job, {tag for row in rows for tag in row.tags})
-    _write_rows(
+    write_rows(
         Patient.tags.through, ("patient", "tag"),
         (
             (patient_id, tag_ids[tag])
@@ -478,7 +493,7 @@ def _create_patients(job: ImportJob, rows: list[PatientRow]) -> list[int]:
             for tag in row.tags
         ),
     )  # fmt: skip
-    _write_rows(
+    write_rows(
         ExternalId, ("organization", "system", "kind", "external_id", "object_id", "job"),
         (
             (job.organization_id, job.source_system, ExternalKind.PATIENT, row.external_id,
@@ -579,6 +594,13 @@ def run_job(
         raise
 
 
+_SUMMARIES = {
+    ImportKind.PATIENTS.value: _("Imported %(created)s patients from %(name)s"),
+    ImportKind.VISITS.value: _("Imported %(created)s visits from %(name)s"),
+    ImportKind.PAYMENTS.value: _("Imported %(created)s payments from %(name)s"),
+}
+
+
 def _finish(job: ImportJob, counts: Counts, actor: User | None) -> ImportJob:
     _save_counts(
         job, counts, status=ImportStatus.DONE, created_rows=counts.created,
@@ -586,9 +608,7 @@ def _finish(job: ImportJob, counts: Counts, actor: User | None) -> ImportJob:
     )  # fmt: skip
     record_event(
         actor=actor, action=AuditAction.UPDATE, target=job,
-        summary=gettext("Imported %(created)s patients from %(name)s") % {
-            "created": counts.created, "name": job.original_name,
-        },
+        summary=_SUMMARIES[job.kind] % {"created": counts.created, "name": job.original_name},
         changes={
             "status": (ImportStatus.IMPORTING, ImportStatus.DONE), "rows": (None, counts.total),
             "created": (None, counts.created), "skipped": (None, counts.skipped),

@@ -8,7 +8,7 @@ Thin: resolve the active branch, check the capability, call one service or selec
 from datetime import date, datetime
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 from pydantic import ConfigDict
 
 from chairtime.accounts.access import acting_user
@@ -16,7 +16,7 @@ from chairtime.core.errors import NotFound
 from chairtime.core.money import quantize
 from chairtime.crm.models import GroupThresholds, PatientProfile
 from chairtime.crm.profiles.groups import THRESHOLD_FIELDS, explain
-from chairtime.crm.profiles.selectors import get_group_summary, get_profile
+from chairtime.crm.profiles.selectors import get_checked_at, get_group_summary, get_profile
 from chairtime.crm.profiles.services import get_thresholds, update_thresholds
 from chairtime.patients.access import access_patient
 from chairtime.tenancy.api import api_branch_access
@@ -100,7 +100,11 @@ class ProfileOut(Schema):
     referral_count: int
     recall_due_on: date | None
     ladder_tier: str
-    computed_at: datetime
+    computed_at: datetime = Field(description="When these numbers were last written.")
+    checked_at: datetime = Field(
+        description="When they were last known true: written, or found unchanged by the "
+        "nightly recomputation since."
+    )
 
 
 def _thresholds_out(thresholds: GroupThresholds) -> ThresholdsOut:
@@ -167,7 +171,7 @@ def _profile_out(profile: PatientProfile) -> ProfileOut:
         spend_total=str(quantize(profile.spend_total, profile.currency)), spend_365d=str(quantize(profile.spend_365d, profile.currency)),
         balance=str(quantize(profile.balance, profile.currency)), referral_count=profile.referral_count,
         recall_due_on=profile.recall_due_on, ladder_tier=profile.ladder_tier,
-        computed_at=profile.computed_at,
+        computed_at=profile.computed_at, checked_at=get_checked_at(profile),
     )  # fmt: skip
 
 

@@ -53,14 +53,25 @@ from chairtime.clinical.models import (
     TreatmentPlan,
 )
 from chairtime.crm.choices import ReferrerKind, TreatmentStatus
-from chairtime.crm.models import Complaint, GroupChange, GroupThresholds, NpsSurvey, PatientProfile
+from chairtime.crm.models import (
+    Complaint,
+    GroupChange,
+    GroupThresholds,
+    HistoricalPayment,
+    HistoricalVisit,
+    NpsSurvey,
+    PatientProfile,
+    ProfileRun,
+)
 from chairtime.crm.profiles.groups import (
     THRESHOLD_FIELDS,
     GroupFacts,
     GroupVerdict,
     Thresholds,
+    cut_points,
     evaluate,
     quintile,
+    score_by_cuts,
 )
 from chairtime.patients.choices import ConsentPurpose, ContactChannel, PatientStatus
 from chairtime.patients.models import Consent, Patient
@@ -452,6 +463,7 @@ def _build(scope: _Scope) -> dict[int, dict[str, Any]]:
             paid_visit_count=paid_days, window_paid_visits=window_days,
             promo_visit_count=promo_days,
         )  # fmt: skip
+    _add_history(scope, rows, window_start)
     open_items, plans, performed = _treatment(scope)
     relations = _relationships(scope)
     consents = _consents(scope)
@@ -477,6 +489,73 @@ def _build(scope: _Scope) -> dict[int, dict[str, Any]]:
         row["last_nps_score"] = last_score.get(pid)
         row["consent_bits"] = consents.get(pid, 0)
     return rows
+
+
+# --- imported history ---------------------------------------------------------------------
+def _day(value: Any) -> date | None:
+    """A date as the cursor gives it (ISO text on SQLite)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _add_history(scope: _Scope, rows: dict[int, dict[str, Any]], window_start: date) -> None:
+    """Visits and payments imported from another system (ADR 9, "Imported history"): one
+    aggregate query per table over the scope, nothing per patient.
+
+    A historical visit is a completed visit (count, first and last day, usual interval);
+    one with an amount above zero is a paid visit day. Historical payments add to the
+    spend in the profile's currency. No-show and on-time rates stay the appointment
+    book's own: the old system's visits say nothing of missed ones."""
+    paid = Q(amount__gt=0)
+    for pid, visits, first, last, paid_days, window_days in _raw(
+        HistoricalVisit.objects.filter(scope.on())
+        .order_by()
+        .values_list("patient_id")
+        .annotate(
+            visits=Count("id"), first=Min("visited_on"), last=Max("visited_on"),
+            paid_days=Count("visited_on", distinct=True, filter=paid),
+            window_days=Count(
+                "visited_on", distinct=True, filter=paid & Q(visited_on__gt=window_start)
+            ),
+        )
+    ):  # fmt: skip
+        row = rows.get(pid)
+        if row is not None:
+            _merge_visits(row, visits, _day(first), _day(last), paid_days, window_days)
+    year_start = scope.today - timedelta(days=365)
+    for pid, currency, spend, year, window in _raw(
+        HistoricalPayment.objects.filter(scope.on())
+        .order_by()
+        .values_list("patient_id", "currency")
+        .annotate(
+            spend=Sum("amount"), year=Sum("amount", filter=Q(paid_on__gt=year_start)),
+            window=Sum("amount", filter=Q(paid_on__gt=window_start)),
+        )
+    ):  # fmt: skip
+        row = rows.get(pid)
+        if row is not None and currency == row["currency"]:
+            row["spend_total"] += _money(spend) or ZERO
+            row["spend_365d"] += _money(year) or ZERO
+            row["window_spend"] += _money(window) or ZERO
+
+
+def _merge_visits(
+    row: dict[str, Any], visits: int, first: date | None, last: date | None, paid_days: int,
+    window_days: int,
+) -> None:  # fmt: skip
+    """Add one patient's historical visits to the appointment book's figures. A day with
+    both an invoice and a historical paid visit counts twice: the old system's history
+    ends where the book begins, so they do not meet in practice."""
+    if not visits or first is None or last is None:
+        return
+    total = row["visit_count"] + visits
+    first = min(filter(None, (row["first_visit_on"], first)))
+    last = max(filter(None, (row["last_visit_on"], last)))
+    row.update(
+        visit_count=total, first_visit_on=first, last_visit_on=last,
+        paid_visit_count=row["paid_visit_count"] + paid_days,
+        window_paid_visits=row["window_paid_visits"] + window_days,
+        usual_interval_days=max((last - first).days // (total - 1), 1) if total >= 2 else None,
+    )  # fmt: skip
 
 
 _IN_TREATMENT = str(TreatmentStatus.IN_TREATMENT.value)
@@ -512,17 +591,53 @@ def _rfm_keys(row: dict[str, Any]) -> tuple[date, int, Decimal] | None:
     return row["last_visit_on"], row["window_paid_visits"], row["window_spend"]
 
 
-def _score_all(rows: dict[int, dict[str, Any]]) -> None:
-    """Quintiles over every scored patient of the organisation (the full run)."""
+def _score_all(rows: dict[int, dict[str, Any]]) -> _Cuts:
+    """Quintiles over every scored patient of the organisation (the full run); returns the
+    cut points of each score, kept for the refreshes until the next run."""
     keyed = [(pid, keys) for pid, row in rows.items() if (keys := _rfm_keys(row)) is not None]
     for row in rows.values():
         row["r_score"] = row["f_score"] = row["m_score"] = 0
     count = len(keyed)
+    cuts: list[list[Any]] = []
     for position, column in enumerate(("r_score", "f_score", "m_score")):
         ordered = sorted(keys[position] for _pid, keys in keyed)
         below = _below_index(ordered)
         for pid, keys in keyed:
             rows[pid][column] = quintile(below[keys[position]], count)
+        cuts.append(cut_points(ordered))
+    return _Cuts(count, *cuts)
+
+
+@dataclass(frozen=True)
+class _Cuts:
+    """The RFM cut points of a full run (see `ProfileRun`)."""
+
+    scored: int
+    recency: list[date]
+    frequency: list[int]
+    monetary: list[Decimal]
+
+    def save(self, scope: _Scope, *, seconds: float, patients: int, moved: int) -> None:
+        """The run as of `scope.now` (a test's or a replay's clock, or the real one)."""
+        ProfileRun.objects.create(
+            organization=scope.organization, started_at=scope.now,
+            finished_at=scope.now + timedelta(seconds=seconds),
+            patients=patients, scored=self.scored, changed_groups=moved,
+            recency_cuts=[day.isoformat() for day in self.recency],
+            frequency_cuts=self.frequency,
+            monetary_cuts=[f"{m.normalize():f}" for m in self.monetary],  # same text on both
+        )  # fmt: skip
+
+    @classmethod
+    def latest(cls, organization_id: int) -> _Cuts | None:
+        """The last full run's cut points; None before any run scored a patient."""
+        run = ProfileRun.objects.filter(organization_id=organization_id, scored__gt=0).first()
+        if run is None:
+            return None
+        return cls(
+            run.scored, [date.fromisoformat(d) for d in run.recency_cuts],
+            [int(f) for f in run.frequency_cuts], [Decimal(m) for m in run.monetary_cuts],
+        )  # fmt: skip
 
 
 def _below_index(ordered: list[Any]) -> dict[Any, int]:
@@ -542,13 +657,22 @@ _RFM_COLUMNS = (
 
 
 def _score_some(scope: _Scope, rows: dict[int, dict[str, Any]]) -> None:
-    """Quintiles of some patients against the organisation's other stored profiles: counts
+    """Quintiles of some patients: against the cut points of the organisation's last full
+    run when there is one; else against its other stored profiles: counts
     of lower values, by three queries per patient for a few, from the others' values read
     once for more (an import's chunk, a batch of signals)."""
     keyed = {pid: keys for pid, row in rows.items() if (keys := _rfm_keys(row)) is not None}
     for row in rows.values():
         row["r_score"] = row["f_score"] = row["m_score"] = 0
     if not keyed:  # nobody to score: no query
+        return
+    cuts = _Cuts.latest(scope.organization.pk)
+    if cuts is not None:  # last night's quintiles: no pass over the other profiles
+        for pid, (recency, frequency, monetary) in keyed.items():
+            row = rows[pid]
+            row["r_score"] = score_by_cuts(recency, cuts.recency)
+            row["f_score"] = score_by_cuts(frequency, cuts.frequency)
+            row["m_score"] = score_by_cuts(monetary, cuts.monetary)
         return
     others = PatientProfile.objects.filter(
         organization_id=scope.organization.pk, window_paid_visits__gt=0, last_visit_on__isnull=False
@@ -826,86 +950,102 @@ def _record_changes(scope: _Scope, rows: Iterable[dict[str, Any]], before: dict[
     return len(changes)
 
 
-_COMPARED: tuple[str, ...] = tuple(c for c in COLUMNS if c not in {"group_since", "computed_at"})
-_GROUP_INDEX = _COMPARED.index("group")
-_EVIDENCE_INDEX = _COMPARED.index("group_evidence")
-
-
-def _stored(scope: _Scope) -> dict[int, tuple[Any, ...]]:
-    """The stored profiles of the scope, read raw (no model instances, and on SQLite no
-    date or time parsing: they are read as the text they are stored as), each equal to
-    `_comparer()` of a freshly built row when nothing changed."""
-    quote = connection.ops.quote_name
-    is_sqlite = connection.vendor == "sqlite"
-    selected = [
-        f"CAST({quote(c)} AS TEXT)" if is_sqlite and (c in _DATES or c in _DATETIMES) else quote(c)
-        for c in _COMPARED
-    ]
-    sql = (
-        f"SELECT {', '.join(selected)} "  # noqa: S608
-        f"FROM {quote(PatientProfile._meta.db_table)} WHERE {quote('organization_id')} = %s"
-    )
-    params: list[Any] = [scope.organization.pk]
+def _groups_before(scope: _Scope) -> dict[int, str]:
+    """The stored group of each of the scope's patients who have a profile (a refresh)."""
+    stored = PatientProfile.objects.filter(organization_id=scope.organization.pk)
     if scope.patient_ids is not None:
-        sql += f" AND {quote('patient_id')} IN ({', '.join(['%s'] * len(scope.patient_ids))})"
-        params += scope.patient_ids
-    stored: dict[int, tuple[Any, ...]] = {}
-    evidence: dict[str, Any] = {}  # few distinct texts: each parsed once
+        stored = stored.filter(patient_id__in=scope.patient_ids)
+    return dict(stored.order_by().values_list("patient_id", "group"))
+
+
+# --- the full run: every row loaded, the database finds what changed ------------------------
+_LOAD = "crm_profile_load"
+# Compared to tell a changed profile: every column but the times of the run itself.
+_COMPARED: tuple[str, ...] = tuple(c for c in COLUMNS if c not in {"group_since", "computed_at"})
+
+
+def _load(rows: list[dict[str, Any]], progress: Any) -> None:
+    """Every built row into a temporary table shaped like the profile table: COPY on
+    PostgreSQL, one prepared INSERT per row on SQLite (in memory: `_tuned`)."""
+    quote = connection.ops.quote_name
+    table, load = quote(PatientProfile._meta.db_table), quote(_LOAD)
+    names = ", ".join(quote(c) for c in COLUMNS)
+    is_postgresql = connection.vendor == "postgresql"
+    adapters = [
+        (i, adapt) for i, adapt in enumerate(_adapters(copy=is_postgresql)) if adapt is not None
+    ]
+    # Only our own quoted names are spliced into these statements; values are parameters
+    # or COPY data.
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        while batch := cursor.fetchmany(READ_CHUNK):
-            if is_sqlite:  # the JSON text is compared as text (we wrote it with json.dumps)
-                stored.update((raw[0], tuple(raw)) for raw in batch)
-                continue
-            for raw in batch:
-                values = list(raw)
-                text = values[_EVIDENCE_INDEX]
-                if isinstance(text, str):
-                    found = evidence.get(text)
-                    if found is None:
-                        found = evidence[text] = json.loads(text)
-                    values[_EVIDENCE_INDEX] = found
-                stored[raw[0]] = tuple(values)
-    return stored
+        cursor.execute(f"DROP TABLE IF EXISTS {load}")
+        if is_postgresql:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {load} ON COMMIT DROP AS "  # noqa: S608
+                f"SELECT {names} FROM {table} WITH NO DATA"
+            )
+        else:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {load} AS SELECT {names} FROM {table} WHERE 0"  # noqa: S608
+            )
+        insert = f"INSERT INTO {load} ({names}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"  # noqa: S608
+        for start in range(0, len(rows), WRITE_CHUNK):
+            chunk = [_prepared(row, adapters) for row in rows[start : start + WRITE_CHUNK]]
+            if is_postgresql:
+                with cursor.cursor.copy(f"COPY {load} ({names}) FROM STDIN") as copy:
+                    for values in chunk:
+                        copy.write_row(values)
+            else:
+                cursor.executemany(insert, chunk)
+            if progress is not None:
+                progress.update(len(chunk))
+        if is_postgresql:
+            cursor.execute(f"ANALYZE {load}")  # a hash join, not a guess over "empty"
 
 
-def _comparer() -> Any:
-    """A function of a built row giving what `_stored` reads for it when nothing changed.
-    SQLite: dates as ISO text, datetimes as naive UTC text, money as the REAL or INTEGER
-    the column keeps (equal to the float of the decimal), the evidence as its JSON text.
-    PostgreSQL: the values themselves."""
-    getter = _itemgetter(*_COMPARED)
-    if connection.vendor != "sqlite":
-        return getter
-    zone = connection.timezone
-    texts: dict[int, str] = {}  # rows with the same verdict share its evidence dict
-
-    def as_json(evidence: dict[str, Any]) -> str:
-        text = texts.get(id(evidence))
-        if text is None:
-            text = texts[id(evidence)] = json.dumps(evidence)
-        return text
-
-    converters: list[tuple[int, Any]] = []
-    for index, c in enumerate(_COMPARED):
-        if c in _DATES:
-            converters.append((index, date.isoformat))
-        elif c in _DATETIMES:
-            converters.append((index, lambda v: str(v.astimezone(zone).replace(tzinfo=None))))
-        elif c in _DECIMALS:
-            converters.append((index, float))
-        elif c == "group_evidence":
-            converters.append((index, as_json))
-
-    def comparable(row: dict[str, Any]) -> tuple[Any, ...]:
-        values = list(getter(row))
-        for index, convert in converters:
-            value = values[index]
-            if value is not None:
-                values[index] = convert(value)
-        return tuple(values)
-
-    return comparable
+def _sync_all(scope: _Scope) -> int:
+    """From the loaded rows: GroupChange rows for every patient entering a group, then the
+    profiles whose numbers changed updated, the new ones inserted. Reading a million stored
+    profiles into Python to compare them costs more than the database's join. Returns how
+    many group changes were recorded."""
+    quote = connection.ops.quote_name
+    table, load = quote(PatientProfile._meta.db_table), quote(_LOAD)
+    group, since, pid = quote("group"), quote("group_since"), quote("patient_id")
+    changes = quote(GroupChange._meta.db_table)
+    change_columns = ", ".join(
+        quote(str(GroupChange._meta.get_field(name).column))  # type: ignore[union-attr]
+        for name in _CHANGE_COLUMNS
+    )
+    changed_at = connection.ops.adapt_datetimefield_value(scope.now)
+    stored = ", ".join(f"p.{quote(c)}" for c in _COMPARED)
+    loaded = ", ".join(f"l.{quote(c)}" for c in _COMPARED)
+    differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    updates = ", ".join(
+        f"{quote(c)} = l.{quote(c)}" for c in COLUMNS if c not in {"patient_id", "group_since"}
+    )
+    names = ", ".join(quote(c) for c in COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {changes} ({change_columns}) "  # noqa: S608
+            f"SELECT %s, l.{pid}, COALESCE(p.{group}, ''), l.{group}, l.{quote('group_rule')}, %s "
+            f"FROM {load} l LEFT JOIN {table} p ON p.{pid} = l.{pid} "
+            f"WHERE p.{pid} IS NULL OR p.{group} <> l.{group}",
+            [scope.organization.pk, changed_at],
+        )
+        moved: int = cursor.rowcount
+        # A patient who stays in their group keeps the time they entered it.
+        cursor.execute(
+            f"UPDATE {table} AS p SET {updates}, "  # noqa: S608
+            f"{since} = CASE WHEN p.{group} = l.{group} THEN p.{since} ELSE l.{since} END "
+            f"FROM {load} AS l WHERE p.{pid} = l.{pid} AND ({stored}) {differs} ({loaded})"
+        )
+        # A profile a refresh added since the load stays (it was computed as recently).
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {load} AS l "  # noqa: S608
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS p WHERE p.{pid} = l.{pid}) "
+            f"ON CONFLICT ({pid}) DO NOTHING"
+        )
+        cursor.execute(f"DROP TABLE {load}")
+    return max(moved, 0)
 
 
 def _scope(
@@ -936,23 +1076,15 @@ def recompute_organization(
     started = time.perf_counter()
     scope = _scope(organization, None, now)
     rows = _build(scope)
-    _score_all(rows)
+    cuts = _score_all(rows)
     _decide(scope, rows)
     with transaction.atomic(), _tuned():
-        stored = _stored(scope)
-        before = {pid: values[_GROUP_INDEX] for pid, values in stored.items()}
-        comparable = _comparer()
-        changed = [row for pid, row in rows.items() if stored.get(pid) != comparable(row)]
-        del stored
-        bar = tqdm(total=len(changed), unit="patients", disable=not progress, mininterval=0.5)
-        _write(changed, before, bar)
+        bar = tqdm(total=len(rows), unit="patients", disable=not progress, mininterval=0.5)
+        _load(list(rows.values()), bar)
         bar.close()
-        moved = _record_changes(scope, changed, before)
-        # The rows just written have it already.
-        PatientProfile.objects.filter(organization_id=organization.pk).exclude(
-            computed_at=scope.now
-        ).update(computed_at=scope.now)
+        moved = _sync_all(scope)
         _delete_merged(organization.pk, None)
+        cuts.save(scope, seconds=time.perf_counter() - started, patients=len(rows), moved=moved)
     return RecomputeResult(len(rows), moved, time.perf_counter() - started)
 
 
@@ -975,15 +1107,18 @@ def _tuned() -> Iterator[None]:
     if connection.vendor != "sqlite":
         yield
         return
+    sizes = {}
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        (cache_size,) = cursor.fetchone()
-        cursor.execute(f"PRAGMA cache_size = {-SQLITE_CACHE_KIB}")
+        for schema in ("main", "temp"):  # temp: the loaded rows of `_load`
+            cursor.execute(f"PRAGMA {schema}.cache_size")
+            (sizes[schema],) = cursor.fetchone()
+            cursor.execute(f"PRAGMA {schema}.cache_size = {-SQLITE_CACHE_KIB}")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
+            for schema, size in sizes.items():
+                cursor.execute(f"PRAGMA {schema}.cache_size = {int(size)}")
 
 
 def refresh_profiles(patient_ids: Iterable[int], *, now: datetime | None = None) -> int:
@@ -1002,8 +1137,7 @@ def refresh_profiles(patient_ids: Iterable[int], *, now: datetime | None = None)
             rows = _build(scope)
             _score_some(scope, rows)
             _decide(scope, rows)
-            stored = _stored(scope)
-            before = {pid: values[_GROUP_INDEX] for pid, values in stored.items()}
+            before = _groups_before(scope)
             _write(list(rows.values()), before)
             _record_changes(scope, rows.values(), before)
             _delete_merged(org_id, ids)

@@ -352,3 +352,21 @@ def rfm_scores(values: Sequence[T]) -> list[int]:
     ordered = sorted(values)
     count = len(ordered)
     return [quintile(bisect_left(ordered, value), count) for value in values]
+
+
+def cut_points(ordered: Sequence[T]) -> list[T]:
+    """Of sorted values, the four cut points of their quintiles: for s = 1..4, the value
+    at position ceil(s * count / 5) - 1. A value with at least that many values below it
+    exceeds it, so `score_by_cuts` gives what `quintile` gives over the same values.
+    Fewer than one value: no cut points."""
+    count = len(ordered)
+    if count < 1:
+        return []
+    return [ordered[-(-s * count // 5) - 1] for s in range(1, 5)]
+
+
+def score_by_cuts(value: T, cuts: Sequence[T]) -> int:
+    """The score 1..5 of a value against stored cut points (0 without any)."""
+    if not cuts:
+        return 0
+    return 1 + sum(1 for cut in cuts if cut < value)

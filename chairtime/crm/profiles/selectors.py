@@ -9,7 +9,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from chairtime.crm.choices import CustomerGroup
-from chairtime.crm.models import GroupChange, PatientProfile
+from chairtime.crm.models import GroupChange, PatientProfile, ProfileRun
 from chairtime.patients.models import Patient
 from chairtime.tenancy.models import Branch
 
@@ -35,6 +35,15 @@ class GroupSummary:
 
 def get_profile(patient: Patient) -> PatientProfile | None:
     return PatientProfile.objects.filter(patient_id=patient.pk).first()
+
+
+def get_checked_at(profile: PatientProfile) -> datetime:
+    """When the profile's numbers were last known true: written then (`computed_at`), or
+    found unchanged by a later full run of its organisation."""
+    run = ProfileRun.objects.filter(organization_id=profile.organization_id).first()
+    if run is None or run.finished_at < profile.computed_at:
+        return profile.computed_at
+    return run.finished_at
 
 
 def get_group_summary(

@@ -20,7 +20,14 @@ from chairtime.clinical.models import (
     PlanStatus,
     ProcedureCategory,
 )
-from chairtime.crm.models import Complaint, GroupChange, GroupThresholds, NpsSurvey, PatientProfile
+from chairtime.crm.models import (
+    Complaint,
+    GroupChange,
+    GroupThresholds,
+    NpsSurvey,
+    PatientProfile,
+    ProfileRun,
+)
 from chairtime.crm.profiles import compute
 from chairtime.crm.profiles.compute import (
     add_months,
@@ -28,6 +35,7 @@ from chairtime.crm.profiles.compute import (
     recompute_organization,
     refresh_profiles,
 )
+from chairtime.crm.profiles.selectors import get_checked_at
 from chairtime.crm.profiles.tasks import recompute_all_profiles_task
 from chairtime.crm.tests.helpers_profiles import NOW, TODAY, invoice, plan, promotion, visit
 from chairtime.patients.choices import PatientStatus
@@ -274,8 +282,10 @@ def _build_world(world: World) -> list[Patient]:
     return patients
 
 
-def _snapshot() -> dict[int, dict[str, Any]]:
-    return {p.patient_id: model_to_dict(p) for p in PatientProfile.objects.all()}
+def _snapshot(*, times: bool = True) -> dict[int, dict[str, Any]]:
+    """Every profile as a dict; `times=False` leaves out when each row was written."""
+    exclude = [] if times else ["computed_at"]
+    return {p.patient_id: model_to_dict(p, exclude=exclude) for p in PatientProfile.objects.all()}
 
 
 def test_full_recomputation_equals_the_per_patient_refresh(world: World) -> None:
@@ -320,9 +330,9 @@ def test_batched_and_copied_writes_give_the_same_rows(
     assert profile_of(patients[2]).group == "negative"
     assert profile_of(patients[2]).group_since == later
     assert profile_of(patients[4]).group_since == NOW
-    full = _snapshot()
+    full = _snapshot(times=False)
     assert refresh_profiles([p.pk for p in patients], now=later) == 12
-    assert _snapshot() == full  # the RFM scores from the others' values read at once
+    assert _snapshot(times=False) == full  # the RFM scores from the others' values read at once
     assert {row["m_score"] for row in full.values()} >= {1, 5}
 
 
@@ -337,6 +347,44 @@ def test_rfm_scores_are_quintiles_over_the_organisation(world: World) -> None:
     recompute_organization(world.acme, now=NOW)
     scores = [(p.r_score, p.f_score, p.m_score) for p in map(profile_of, patients)]
     assert scores == [(1, 1, 1), (2, 2, 2), (3, 3, 3), (4, 4, 4), (5, 5, 5)]
+    run = ProfileRun.objects.get(organization=world.acme)
+    assert (run.started_at, run.patients, run.scored, run.changed_groups) == (NOW, 5, 5, 5)
+    assert run.frequency_cuts == [1, 2, 3, 4]
+    assert run.monetary_cuts == ["100000", "400000", "900000", "1600000"]
+
+
+def test_a_refresh_scores_against_the_last_full_runs_cut_points(world: World) -> None:
+    """Between nightly runs a changed patient is scored against last night's quintiles,
+    not against the other profiles as they are now (no pass over them)."""
+    patients = []
+    for index in range(5):
+        patient = PatientFactory(home_branch=world.branch_a)
+        visit(patient, 10)
+        invoice(patient, 10, str(100000 * (index + 1)))
+        patients.append(patient)
+    recompute_organization(world.acme, now=NOW)
+    assert [profile_of(p).m_score for p in patients] == [1, 2, 3, 4, 5]
+    # The others' stored numbers drift; the cut points of the run do not.
+    PatientProfile.objects.exclude(patient=patients[1]).update(window_spend=Decimal(1))
+    invoice(patients[1], 9, "150000")  # 350,000 in all: above 3 of the cut points
+    refresh_profiles([patients[1].pk], now=NOW)
+    assert profile_of(patients[1]).m_score == 4
+    ProfileRun.objects.all().delete()  # no run yet: against the others as stored
+    refresh_profiles([patients[1].pk], now=NOW)
+    assert profile_of(patients[1]).m_score == 5
+
+
+def test_checked_at_is_the_later_of_the_write_and_the_last_full_run(world: World) -> None:
+    patient = PatientFactory(home_branch=world.branch_a)
+    visit(patient, 10)
+    recompute_organization(world.acme, now=NOW)
+    profile = profile_of(patient)
+    assert NOW <= get_checked_at(profile) < NOW + timedelta(minutes=5)  # the run's end
+    later = NOW + timedelta(days=1)
+    recompute_organization(world.acme, now=later)  # nothing changed: not written
+    profile = profile_of(patient)
+    assert profile.computed_at == NOW
+    assert later <= get_checked_at(profile) < later + timedelta(minutes=5)
 
 
 def test_group_changes_are_written_only_when_the_group_changes(world: World) -> None:
@@ -360,7 +408,8 @@ def test_group_changes_are_written_only_when_the_group_changes(world: World) -> 
     after = profile_of(calm)
     assert after.group_since == later
     assert profile_of(patients[4]).group_since == NOW  # unchanged group keeps its time
-    assert profile_of(patients[4]).computed_at == later
+    # The full run writes only the profiles whose numbers changed.
+    assert (after.computed_at, profile_of(patients[4]).computed_at) == (later, NOW)
     refresh_profiles([calm.pk], now=later)
     assert GroupChange.objects.filter(patient=calm).count() == 2
 

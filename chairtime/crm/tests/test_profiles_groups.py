@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.utils import translation
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chairtime.crm.profiles.groups import (
     RULE_CODES,
@@ -14,8 +16,10 @@ from chairtime.crm.profiles.groups import (
     Thresholds,
     evaluate,
     explain,
+    cut_points,
     quintile,
     rfm_scores,
+    score_by_cuts,
 )
 
 TODAY = date(2030, 3, 1)
@@ -216,3 +220,17 @@ def test_quintile_of_nothing_is_zero() -> None:
     assert quintile(0, 0) == 0
     assert quintile(0, 1) == 1
     assert rfm_scores([date(2030, 1, 1), date(2029, 1, 1)]) == [3, 1]
+
+
+@given(st.lists(st.integers(min_value=-5, max_value=40), max_size=60))
+def test_cut_points_score_as_the_quintiles_they_come_from(values: list[int]) -> None:
+    cuts = cut_points(sorted(values))
+    assert len(cuts) == (4 if values else 0)
+    assert [score_by_cuts(value, cuts) for value in values] == rfm_scores(values)
+
+
+def test_a_value_between_cut_points_scores_by_those_it_exceeds() -> None:
+    cuts = cut_points(list(range(10)))  # scores 1, 1, 2, 2, 3, 3, 4, 4, 5, 5
+    assert cuts == [1, 3, 5, 7]
+    assert [score_by_cuts(v, cuts) for v in (-1, 1, 2, 6, 100)] == [1, 1, 2, 4, 5]
+    assert score_by_cuts(3, []) == 0

@@ -6,7 +6,7 @@ NPS answers with care.view, audit events with audit.view.
 
 # No `from __future__ import annotations` here: ninja reads the annotations at import.
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
@@ -21,6 +21,7 @@ router = Router(tags=["timeline"])
 
 class EntryOut(Schema):
     at: datetime
+    on: date | None = Field(None, description="imported history: the day (`at` is its 00:00 UTC)")
     kind: str
     object_id: int
     title: str
@@ -44,7 +45,7 @@ class TimelineFilter(Schema):
 def _entry_out(e: TimelineEntry) -> EntryOut:
     amount = None if e.amount is None else str(quantize(e.amount, e.currency))
     return EntryOut(
-        at=e.at, kind=e.kind, object_id=e.object_id, title=e.title, detail=e.detail,
+        at=e.at, on=e.on, kind=e.kind, object_id=e.object_id, title=e.title, detail=e.detail,
         branch=e.branch, amount=amount, currency=e.currency, cursor=e.cursor,
     )  # fmt: skip
 

@@ -1,9 +1,13 @@
 """The patient timeline: every touchpoint with the clinic, newest first, one list.
 
 Each kind of entry comes from its own table (appointments, plans, procedures, invoices,
-payments, refunds, complaints, NPS answers, group changes, merges, the audit trail) and
-is shown only to users holding its capability: money with money.view, treatment with
-treatment.view, complaints and NPS answers with care.view, audit events with audit.view.
+payments, refunds, complaints, NPS answers, group changes, merges, the audit trail, visits
+and payments imported from another system) and is shown only to users holding its
+capability: money with money.view, treatment with treatment.view, complaints and NPS
+answers with care.view, audit events with audit.view.
+
+Imported history has a day, not a time: its entries stand at 00:00 UTC of that day (the
+key they sort and page by) and carry the day itself in `on`, which is what is shown.
 
 Paging is by cursor: entries are ordered by (time, kind, id) descending and "older" means
 a smaller key than the last one shown. Each source is asked for its own `limit + 1`
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +31,14 @@ from chairtime.billing.models import Invoice, Payment, Refund
 from chairtime.clinical.models import PerformedProcedure, TreatmentPlan
 from chairtime.core.errors import InvalidInput
 from chairtime.crm.choices import CustomerGroup
-from chairtime.crm.models import Complaint, GroupChange, NpsSurvey, PatientMerge
+from chairtime.crm.models import (
+    Complaint,
+    GroupChange,
+    HistoricalPayment,
+    HistoricalVisit,
+    NpsSurvey,
+    PatientMerge,
+)
 from chairtime.crm.profiles.groups import rule_label
 from chairtime.patients.models import Patient
 from chairtime.scheduling.models import Appointment
@@ -48,6 +59,7 @@ class TimelineEntry:
     branch: str = ""
     amount: Decimal | None = None
     currency: str = ""
+    on: date | None = None  # a day without a time (imported history): shown instead of `at`
 
     @property
     def key(self) -> tuple[datetime, str, int]:
@@ -81,8 +93,9 @@ class Source:
     kind: str
     capability: Capability | None
     rows: Callable[[Patient], QuerySet[Any]]
-    at: str  # the column holding the entry's time
+    at: str  # the column holding the entry's time (a day when `is_day`)
     entry: Callable[[Any], TimelineEntry]
+    is_day: bool = False
 
 
 def _branch(row: Any) -> str:
@@ -187,6 +200,32 @@ def _merge_entry(patient_id: int) -> Callable[[PatientMerge], TimelineEntry]:
     return entry
 
 
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _imported_visit(show_money: bool) -> Callable[[HistoricalVisit], TimelineEntry]:
+    def entry(v: HistoricalVisit) -> TimelineEntry:
+        doctor = str(v.doctor) if v.doctor is not None else v.doctor_name
+        return TimelineEntry(
+            at=_start_of(v.visited_on), on=v.visited_on, kind="imported_visit", object_id=v.pk,
+            title=_("Visit imported from %(system)s") % {"system": v.source_system},
+            detail=" · ".join(filter(None, [v.description, doctor])), branch=_branch(v),
+            amount=v.amount if show_money else None, currency=v.currency if show_money else "",
+        )  # fmt: skip
+
+    return entry
+
+
+def _imported_payment(p: HistoricalPayment) -> TimelineEntry:
+    return TimelineEntry(
+        at=_start_of(p.paid_on), on=p.paid_on, kind="imported_payment", object_id=p.pk,
+        title=_("Payment imported from %(system)s") % {"system": p.source_system},
+        detail=" · ".join(filter(None, [p.method, p.reference])), branch=_branch(p),
+        amount=p.amount, currency=p.currency,
+    )  # fmt: skip
+
+
 def _audit(e: AuditEvent) -> TimelineEntry:
     return TimelineEntry(
         at=e.occurred_at, kind="audit", object_id=e.pk,
@@ -194,7 +233,7 @@ def _audit(e: AuditEvent) -> TimelineEntry:
     )  # fmt: skip
 
 
-def _sources(patient: Patient) -> list[Source]:
+def _sources(patient: Patient, user_caps: Collection[Capability]) -> list[Source]:
     C = Capability
     plans = TreatmentPlan.objects.select_related("branch", "doctor")
     return [
@@ -230,6 +269,15 @@ def _sources(patient: Patient) -> list[Source]:
         Source("merge", None,
                lambda p: PatientMerge.objects.filter(Q(survivor=p) | Q(merged=p))
                .select_related("survivor", "merged"), "merged_at", _merge_entry(patient.pk)),
+        # The old system's visits are shown as its appointments would be; their amounts
+        # only with money.view.
+        Source("imported_visit", None,
+               lambda p: HistoricalVisit.objects.filter(patient=p)
+               .select_related("branch", "doctor"), "visited_on",
+               _imported_visit(C.MONEY_VIEW in user_caps), is_day=True),
+        Source("imported_payment", C.MONEY_VIEW,
+               lambda p: HistoricalPayment.objects.filter(patient=p).select_related("branch"),
+               "paid_on", _imported_payment, is_day=True),
         # Looking at a record is not a touchpoint (and would drown the rest).
         Source("audit", C.AUDIT_VIEW,
                lambda p: AuditEvent.objects.filter(patient_id=p.pk)
@@ -241,12 +289,28 @@ def _older_than(source: Source, cursor: Cursor | None) -> Q:
     """Rows of this source whose (time, kind, id) is below the cursor."""
     if cursor is None:
         return Q()
+    if source.is_day:
+        return _older_day(source, cursor)
     at, kind, object_id = cursor
     if source.kind < kind:
         return Q(**{f"{source.at}__lte": at})
     if source.kind > kind:
         return Q(**{f"{source.at}__lt": at})
     return Q(**{f"{source.at}__lt": at}) | Q(**{source.at: at, "pk__lt": object_id})
+
+
+def _older_day(source: Source, cursor: Cursor) -> Q:
+    """Rows of a day source whose (00:00 UTC of the day, kind, id) is below the cursor."""
+    at, kind, object_id = cursor
+    day = at.astimezone(UTC).date()
+    if at != _start_of(day):  # the cursor is later in that day: the whole day is older
+        return Q(**{f"{source.at}__lte": day})
+    older = Q(**{f"{source.at}__lt": day})
+    if source.kind < kind:
+        return older | Q(**{source.at: day})
+    if source.kind > kind:
+        return older
+    return older | Q(**{source.at: day, "pk__lt": object_id})
 
 
 def patient_timeline(
@@ -261,7 +325,7 @@ def patient_timeline(
     limit = max(1, min(limit, MAX_LIMIT))
     cursor = parse_cursor(before) if isinstance(before, str) else before
     entries: list[TimelineEntry] = []
-    for source in _sources(patient):
+    for source in _sources(patient, user_caps):
         if source.capability is not None and source.capability not in user_caps:
             continue
         rows: QuerySet[Model] = (

@@ -1,4 +1,5 @@
-"""`manage.py import_patients FILE`: import patients from another system's CSV or Excel file."""
+"""`manage.py import_patients FILE`: import patients, or with `--kind visits` / `--kind
+payments` their visit or payment history, from another system's CSV or Excel file."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from chairtime.core.errors import InvalidInput
-from chairtime.crm.choices import DateFormat, ImportMode, ImportStatus
+from chairtime.crm.choices import DateFormat, ImportKind, ImportMode, ImportStatus
 from chairtime.crm.importing.reading import ENCODINGS
 from chairtime.crm.importing.selectors import row_error_lines
 from chairtime.crm.importing.services import check_job, create_job, run_job, set_mapping
@@ -20,12 +21,24 @@ from chairtime.tenancy.models import Branch
 
 
 class Command(BaseCommand):
-    help = "Import patients from a CSV or .xlsx file; rows imported before are skipped."
+    help = (
+        "Import patients (or their visit or payment history: --kind) from a CSV or .xlsx "
+        "file; rows imported before are skipped."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
+        parser.add_argument(
+            "--kind", choices=ImportKind.values, default=ImportKind.PATIENTS,
+            help="what the file holds; history rows name their patient by the patients "
+            "file's ID from the same --source",
+        )  # fmt: skip
         parser.add_argument("--organization", required=True, help="the organisation's slug")
-        parser.add_argument("--branch", required=True, help="branch code: the default home branch")
+        parser.add_argument(
+            "--branch", required=True,
+            help="branch code: the default home branch (history: the branch of rows whose "
+            "patient is unknown)",
+        )  # fmt: skip
         parser.add_argument("--source", required=True, help="the system the file comes from")
         parser.add_argument("--mapping", help='JSON: {"family_name": "Last name", ...}')
         parser.add_argument("--encoding", choices=[code for code, _ in ENCODINGS], default="utf-8")
@@ -48,7 +61,7 @@ class Command(BaseCommand):
             with path.open("rb") as handle:
                 job = create_job(
                     actor=None, branch=branch, upload=File(handle, name=path.name),
-                    source_system=options["source"], encoding=options["encoding"],
+                    kind=options["kind"], source_system=options["source"], encoding=options["encoding"],
                     date_format=options["date_format"], default_country=options["country"],
                 )  # fmt: skip
             if job.status == ImportStatus.FAILED:
@@ -92,5 +105,5 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{job.original_name}: {job.total_rows} rows, {job.good_rows} good, "
             f"{job.bad_rows} bad, {job.skipped_rows} already imported, "
-            f"{job.created_rows} patients created ({job.get_status_display()})"
+            f"{job.created_rows} {job.kind} created ({job.get_status_display()})"
         )
