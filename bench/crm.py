@@ -11,7 +11,8 @@ patients, half a year of appointments, production, money, complaints and NPS sur
 made now or found from an earlier run of the same database. Then:
 
 - `crm.profiles.compute.recompute_organization` over every patient, timed (`--recomputes`
-  times; the simulator already ran it once, so these runs find the groups in place);
+  times; the simulator already ran it once, so these runs find the groups in place), and
+  with `--first-run` once more with no profile stored (every row new);
 - a segment of five conditions (customer groups, days since the last visit, age, a
   consent, spend in the last 365 days) through `crm.segments.selectors.evaluate`: the
   count and the first page of 50 patients (profile keys, then the patients with their
@@ -93,6 +94,23 @@ def definition(rng: random.Random, currency_step: int) -> dict[str, Any]:
     ]}  # fmt: skip
 
 
+def _first_run(org) -> float:  # type: ignore[no-untyped-def]
+    """A full run with no profile stored: every row inserted, every patient's first group
+    change written. Those group changes go after, so the history stays as it was."""
+    from django.utils import timezone
+
+    from chairtime.crm.models import GroupChange, PatientProfile
+    from chairtime.crm.profiles.compute import recompute_organization
+
+    PatientProfile.objects.filter(organization=org).delete()
+    now = timezone.now()
+    started = time.perf_counter()
+    recompute_organization(org, now=now)
+    seconds = time.perf_counter() - started
+    GroupChange.objects.filter(organization=org, changed_at=now, from_group="").delete()
+    return seconds
+
+
 def row(case: str, durations: list[float]) -> str:
     ordered = sorted(durations)
     p95 = ordered[int(0.95 * (len(ordered) - 1))]
@@ -109,6 +127,11 @@ def main() -> None:
     parser.add_argument("--size", default="chain", help="a simulator size (default: chain)")
     parser.add_argument("--runs", type=int, default=50, help="segment runs (default: 50)")
     parser.add_argument("--recomputes", type=int, default=1, help="full recomputations timed")
+    parser.add_argument(
+        "--first-run", action="store_true",
+        help="also time a first run: every profile deleted, then all made anew (the group "
+        "changes it records are deleted after, so the database stays as it was)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=7)
     arguments = parser.parse_args()
     setup_django(arguments.database_url, arguments.sqlite)
@@ -136,6 +159,7 @@ def main() -> None:
     # Spend steps in the branch's currency (a check-up's order of magnitude).
     step = {"VND": 500_000, "CNY": 200}.get(branch.currency, 50)
 
+    first_run = _first_run(org) if arguments.first_run else None
     recomputes = []
     for _ in range(arguments.recomputes):
         started = time.perf_counter()
@@ -173,6 +197,8 @@ def main() -> None:
         f"(median of {len(recomputes)}; {recomputed.patients:,} patients, "
         f"{recomputed.changed_groups:,} group changes on the last run)"
     )
+    if first_run is not None:
+        print(f"recompute_organization, every profile new (first run): {first_run:.1f} s")
     print(
         f"segment matches: median {statistics.median(counts):,.0f}, "
         f"min {min(counts):,}, max {max(counts):,} patients"
