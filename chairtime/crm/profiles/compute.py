@@ -575,12 +575,20 @@ def _treatment_status(has_open: bool, performed: int, plans: int, consults: int)
 
 
 def _recall_due(done: Sequence[tuple[int, int, datetime]], zone: ZoneInfo) -> date | None:
-    due = [
-        add_months(day, months)
+    """The earliest recall date that still matters: each recall interval's last procedure
+    plus the interval, leaving out dates on or before the latest recall visit (it answered
+    them: a monthly orthodontic check of two years ago does not keep a patient who comes
+    for a cleaning every six months overdue). The same rule as the recall list's
+    (`care.rules.relevant_recall_due`)."""
+    days = [
+        (months, day)
         for months, _count, last in done
         if months and (day := _local_day(last, zone)) is not None
     ]
-    return min(due) if due else None
+    if not days:
+        return None
+    latest = max(day for _months, day in days)
+    return min(due for months, day in days if (due := add_months(day, months)) > latest)
 
 
 # --- RFM and groups ----------------------------------------------------------------------

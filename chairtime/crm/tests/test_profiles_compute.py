@@ -218,6 +218,19 @@ def test_recall_due_and_ladder_tier(world: World) -> None:
     assert profile.ladder_tier == "regular"
 
 
+def test_a_recall_date_answered_by_a_later_visit_no_longer_counts(world: World) -> None:
+    """A monthly orthodontic check of two years ago does not keep a patient who comes for
+    cleanings every six months overdue: the later cleaning answered it."""
+    patient = PatientFactory(home_branch=world.branch_a)
+    monthly = ProcedureFactory(organization=world.acme, recall_interval_months=1)
+    cleaning = ProcedureFactory(organization=world.acme, recall_interval_months=6)
+    PerformedProcedureFactory(branch=world.branch_a, patient=patient, procedure=monthly,
+                              performed_at=datetime(2028, 2, 1, 3, tzinfo=UTC))  # fmt: skip
+    PerformedProcedureFactory(branch=world.branch_a, patient=patient, procedure=cleaning,
+                              performed_at=datetime(2029, 12, 5, 3, tzinfo=UTC))  # fmt: skip
+    assert refreshed(patient).recall_due_on == date(2030, 6, 5)
+
+
 def test_relationships_and_consents(world: World) -> None:
     referrer = PatientFactory(home_branch=world.branch_a)
     for _ in range(2):
