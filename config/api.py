@@ -15,6 +15,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from chairtime.accounts.api import SessionAuth, TokenAuth
 from chairtime.billing.api import router as money_router
+from chairtime.care.api import router as care_router
 from chairtime.clinical.api import router as treatment_router
 from chairtime.core.errors import Conflict, InvalidInput, NotFound
 from chairtime.crm.duplicates.api import router as duplicates_router
@@ -24,6 +25,9 @@ from chairtime.crm.profiles.api import router as groups_router
 from chairtime.crm.referrals.api import router as referrals_router
 from chairtime.crm.segments.api import router as segments_router
 from chairtime.crm.timeline.api import router as timeline_router
+from chairtime.messaging.api import inbox_router
+from chairtime.messaging.api import router as messages_router
+from chairtime.messaging.automation.api import router as automation_router
 from chairtime.patients.api import router as patients_router
 from chairtime.scheduling.api import router as appointments_router
 from chairtime.scheduling.api import slots_router
@@ -87,4 +91,8 @@ def build_api() -> NinjaAPI:
     api.add_router("/referrals", referrals_router)
     api.add_router("/timeline", timeline_router)
     api.add_router("/duplicates", duplicates_router)
+    api.add_router("/care", care_router)
+    api.add_router("/messages", messages_router)
+    api.add_router("/inbox", inbox_router)
+    api.add_router("/messaging", automation_router)
     return api

@@ -244,6 +244,70 @@ Q_CLUSTER = {
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:  # type: ignore[operator]
     raise ImproperSetting("CHAIRTIME_TASK_RETRY_SECONDS must exceed CHAIRTIME_TASK_TIMEOUT_SECONDS")
 
+# --- Messaging (chairtime.messaging, ADR 10) ----------------------------------------------
+# The transport per channel; "console" records to the outbox and sends nothing anywhere,
+# so the demo and development never reach a real patient. A provider's address has no
+# default: choosing its transport without one stops start-up.
+MESSAGING_TRANSPORTS = {
+    "sms": env_choice("CHAIRTIME_SMS_TRANSPORT", "console", ("console", "twilio")),
+    "email": env_choice("CHAIRTIME_EMAIL_TRANSPORT", "console", ("console", "smtp")),
+    "zalo": env_choice("CHAIRTIME_ZALO_TRANSPORT", "console", ("console", "zalo")),
+    "wechat": env_choice("CHAIRTIME_WECHAT_TRANSPORT", "console", ("console", "wechat")),
+}
+MESSAGING_TWILIO = {
+    "BASE_URL": env_str("CHAIRTIME_TWILIO_BASE_URL", ""),
+    "ACCOUNT_SID": env_str("CHAIRTIME_TWILIO_ACCOUNT_SID", ""),
+    "AUTH_TOKEN": env_str("CHAIRTIME_TWILIO_AUTH_TOKEN", ""),
+    "FROM": env_str("CHAIRTIME_TWILIO_FROM", ""),
+}
+MESSAGING_ZALO = {
+    "BASE_URL": env_str("CHAIRTIME_ZALO_BASE_URL", ""),
+    "ACCESS_TOKEN": env_str("CHAIRTIME_ZALO_ACCESS_TOKEN", ""),
+    "WEBHOOK_SECRET": env_str("CHAIRTIME_ZALO_WEBHOOK_SECRET", ""),
+}
+# Provider template ids per template code: "appointment_reminder=231234,staff_reply=231240"
+MESSAGING_ZALO_TEMPLATES = env_list("CHAIRTIME_ZALO_TEMPLATES", [])
+MESSAGING_WECHAT = {
+    "BASE_URL": env_str("CHAIRTIME_WECHAT_BASE_URL", ""),
+    "ACCESS_TOKEN": env_str("CHAIRTIME_WECHAT_ACCESS_TOKEN", ""),
+    "WEBHOOK_SECRET": env_str("CHAIRTIME_WECHAT_WEBHOOK_SECRET", ""),
+}
+MESSAGING_WECHAT_TEMPLATES = env_list("CHAIRTIME_WECHAT_TEMPLATES", [])
+# Where providers reach our webhooks (status callbacks, inbound): https://clinic.example
+MESSAGING_PUBLIC_BASE_URL = env_str("CHAIRTIME_PUBLIC_BASE_URL", "")
+MESSAGING_HTTP_TIMEOUT_SECONDS = env_int("CHAIRTIME_MESSAGING_HTTP_TIMEOUT_SECONDS", 10, minimum=1)
+MESSAGING_DISPATCH: dict[str, float] = {
+    "BATCH": env_int("CHAIRTIME_DISPATCH_BATCH", 20, minimum=1),
+    # A claimed row belongs to its dispatcher this long; renewed just before each send, so
+    # it must exceed the HTTP timeout (checked below).
+    "LEASE_SECONDS": env_int("CHAIRTIME_DISPATCH_LEASE_SECONDS", 60, minimum=2),
+    "POLL_SECONDS": env_int("CHAIRTIME_DISPATCH_POLL_MILLISECONDS", 1000, minimum=10) / 1000,
+    "MAX_ATTEMPTS": env_int("CHAIRTIME_DISPATCH_MAX_ATTEMPTS", 8, minimum=1),
+    "BACKOFF_SECONDS": env_int("CHAIRTIME_DISPATCH_BACKOFF_SECONDS", 30, minimum=1),
+    "BACKOFF_CAP_SECONDS": env_int("CHAIRTIME_DISPATCH_BACKOFF_CAP_SECONDS", 3600, minimum=1),
+    # An unknown outcome is looked up at the provider after this long (it needs a moment
+    # to show a message it has just accepted).
+    "RECONCILE_AFTER_SECONDS": env_int("CHAIRTIME_DISPATCH_RECONCILE_AFTER_SECONDS", 30, minimum=0),
+}
+if MESSAGING_DISPATCH["LEASE_SECONDS"] <= 2 * MESSAGING_HTTP_TIMEOUT_SECONDS:
+    raise ImproperSetting(
+        "CHAIRTIME_DISPATCH_LEASE_SECONDS must exceed twice CHAIRTIME_MESSAGING_HTTP_TIMEOUT_SECONDS"
+    )
+for _channel, _needs in (("sms", MESSAGING_TWILIO), ("zalo", MESSAGING_ZALO),
+                         ("wechat", MESSAGING_WECHAT)):  # fmt: skip
+    if MESSAGING_TRANSPORTS[_channel] != "console" and not _needs["BASE_URL"]:
+        raise ImproperSetting(
+            f"CHAIRTIME_{_channel.upper()}_TRANSPORT={MESSAGING_TRANSPORTS[_channel]} needs "
+            f"CHAIRTIME_{MESSAGING_TRANSPORTS[_channel].upper()}_BASE_URL"
+        )
+EMAIL_HOST = env_str("CHAIRTIME_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("CHAIRTIME_EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("CHAIRTIME_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("CHAIRTIME_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("CHAIRTIME_EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = MESSAGING_HTTP_TIMEOUT_SECONDS
+DEFAULT_FROM_EMAIL = env_str("CHAIRTIME_EMAIL_FROM", "Chairtime <noreply@localhost>")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

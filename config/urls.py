@@ -20,6 +20,10 @@ urlpatterns = [
     path("", include("chairtime.clinical.urls")),
     path("money/", include("chairtime.billing.urls")),
     path("audit/", include("chairtime.audit.urls")),
+    path("care/", include("chairtime.care.urls")),
+    path("messaging/", include("chairtime.messaging.urls")),
+    path("hooks/messaging/", include("chairtime.messaging.hook_urls")),
+    path("c/", include("chairtime.messaging.automation.public_urls")),  # confirmation links
     path("api/v1/", api.urls),
 ]
 if settings.ENVIRONMENT != "production":

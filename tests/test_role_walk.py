@@ -144,6 +144,69 @@ def of_segment(patient: Patient, user: User | None) -> dict[str, int]:
     return {"segment_id": segment.pk}
 
 
+# --- care (pages of chairtime/care) -------------------------------------------------------------
+from chairtime.care.models import TaskAttempt  # noqa: E402
+from chairtime.care.tests.helpers import walk_task  # noqa: E402
+
+
+def of_rule(patient: Patient, user: User | None) -> dict[str, str]:
+    return {"kind": "recall_due"}
+
+
+# --- messaging (pages of chairtime/messaging) ---------------------------------------------------
+from chairtime.messaging.models import InboundMessage, Message  # noqa: E402
+
+
+def _walk_branch(patient: Patient, user: User | None):  # type: ignore[no-untyped-def]
+    access = default_branch_access(user) if user is not None else None
+    return access.branch if access is not None else patient.home_branch
+
+
+def message_of(patient: Patient, user: User | None, *, status: str = "queued") -> Message:
+    """An SMS to the patient in the user's branch (as `appointment_of`), straight to the table."""
+    branch = _walk_branch(patient, user)
+    return Message.objects.create(
+        organization_id=branch.organization_id, branch=branch, patient=patient, channel="sms",
+        purpose="service", to_address="+84912345678", body="Walk", status=status,
+        idempotency_key=f"walk:{Message.objects.count() + 1}", not_before=timezone.now(),
+    )  # fmt: skip
+
+
+def inbound_of(patient: Patient, user: User | None) -> InboundMessage:
+    branch = _walk_branch(patient, user)
+    return InboundMessage.objects.create(
+        organization_id=branch.organization_id, branch=branch, patient=patient, channel="sms",
+        provider="twilio", provider_message_id=f"walk-{InboundMessage.objects.count() + 1}",
+        from_address="+84912345678", body="Walk reply", received_at=timezone.now(), kind="reply",
+    )  # fmt: skip
+
+
+def of_message(patient: Patient, user: User | None) -> dict[str, int]:
+    return {"message_id": message_of(patient, user).pk}
+
+
+def of_inbound(patient: Patient, user: User | None) -> dict[str, int]:
+    return {"inbound_id": inbound_of(patient, user).pk}
+
+
+# --- messaging automation: templates, rules (chairtime/messaging/automation) -------------------
+from chairtime.messaging.automation.services import ensure_defaults  # noqa: E402
+from chairtime.messaging.models import AutomationRule, MessageTemplate  # noqa: E402
+
+
+def of_template(patient: Patient, user: User | None) -> dict[str, int]:
+    """One of the organisation's default templates (every branch may open those)."""
+    ensure_defaults(organization=patient.organization)
+    template = MessageTemplate.objects.filter(organization=patient.organization, branch=None)
+    return {"template_id": template.order_by("pk").first().pk}  # type: ignore[union-attr]
+
+
+def of_automation_rule(patient: Patient, user: User | None) -> dict[str, int]:
+    ensure_defaults(organization=patient.organization)
+    rule = AutomationRule.objects.filter(organization=patient.organization, branch=None)
+    return {"rule_id": rule.order_by("pk").first().pk}  # type: ignore[union-attr]
+
+
 class Page(NamedTuple):
     """A page answering GET: its URL name, how to fill its URL (for the patient and the
     user walking), the capability it needs."""
@@ -253,6 +316,26 @@ PAGES: tuple[Page, ...] = (
         },
         C.PATIENT_MERGE,
     ),
+    # care pages: add them below this line
+    Page("care:my_tasks", no_arguments, C.CARE_VIEW),
+    Page("care:task_list", no_arguments, C.CARE_VIEW),
+    Page("care:task_detail", walk_task, C.CARE_VIEW),
+    Page("care:recall_list", no_arguments, C.CARE_VIEW),
+    Page("care:rule_list", no_arguments, C.CARE_CONFIGURE),
+    Page("care:rule_edit", of_rule, C.CARE_CONFIGURE),
+    # messaging pages: add them below this line
+    Page("messaging:outbox_list", no_arguments, C.MESSAGING_VIEW),
+    Page("messaging:message_detail", of_message, C.MESSAGING_VIEW),
+    Page("messaging:inbox_list", no_arguments, C.MESSAGING_VIEW),
+    Page("messaging:inbound_detail", of_inbound, C.MESSAGING_VIEW),
+    Page("messaging:template_list", no_arguments, C.MESSAGING_CONFIGURE),
+    Page("messaging:template_create", no_arguments, C.MESSAGING_CONFIGURE),
+    Page("messaging:template_edit", of_template, C.MESSAGING_CONFIGURE),
+    Page("messaging:rule_list", no_arguments, C.MESSAGING_CONFIGURE),
+    Page("messaging:rule_create", no_arguments, C.MESSAGING_CONFIGURE),
+    Page("messaging:rule_edit", of_automation_rule, C.MESSAGING_CONFIGURE),
+    Page("messaging:segment_send", no_arguments, C.MARKETING_EDIT),
+    Page("messaging:segment_audience", no_arguments, C.MARKETING_EDIT),
     Page("audit:event_list", no_arguments, C.AUDIT_VIEW),
     Page("accounts:token_list", no_arguments, C.API_TOKENS),
 )
@@ -406,6 +489,34 @@ ACTIONS: tuple[Action, ...] = (
         "crm:import_run", walk_import_job, {}, frozenset({C.PATIENT_IMPORT}), 302,
         walk_imports_started,
     ),
+    # care: recording a call on a task of the user's branch.
+    Action(
+        "care:task_attempt", walk_task, {"outcome": "reached", "note": "Walk"},
+        frozenset({C.CARE_WORK}), 302,
+        lambda patient, user: TaskAttempt.objects.filter(
+            task__patient=patient, note="Walk"
+        ).count(),
+    ),
+    # messaging: the inbox's actions need care.work too; deciding an unknown outcome,
+    # messaging.configure.
+    Action(
+        "messaging:inbound_handle", lambda patient, user: of_inbound(patient, user), {},
+        frozenset({C.MESSAGING_VIEW, C.CARE_WORK}), 302,
+        lambda patient, user: InboundMessage.objects.filter(
+            patient=patient, handled_at__isnull=False
+        ).count(),
+    ),
+    Action(
+        "messaging:inbound_reply", lambda patient, user: of_inbound(patient, user),
+        {"text": "Walk answer"}, frozenset({C.MESSAGING_VIEW, C.CARE_WORK}), 302,
+        lambda patient, user: Message.objects.filter(patient=patient, body="Walk answer").count(),
+    ),
+    Action(
+        "messaging:message_resolve",
+        lambda patient, user: {"message_id": message_of(patient, user, status="unknown").pk},
+        {"decision": "sent"}, frozenset({C.MESSAGING_VIEW, C.MESSAGING_CONFIGURE}), 302,
+        lambda patient, user: Message.objects.filter(patient=patient, status="sent").count(),
+    ),
 )  # fmt: skip
 PATIENT_ACTIONS = tuple(action for action in ACTIONS if action.target is patient_target)
 
@@ -418,6 +529,10 @@ NOT_PAGES = {
     "tenancy:switch_branch",  # POST; chairtime/tenancy/tests/test_access.py
     "scheduling:calendar_feed_ics",  # public behind a secret; scheduling/tests/test_ical.py
     "public:survey",  # public behind a token; crm/tests/test_feedback_surveys.py
+    "messaging_hooks:status",  # public behind a signature; messaging/tests/test_webhooks.py
+    "messaging_hooks:inbound",  # public behind a signature; messaging/tests/test_webhooks.py
+    "messaging:template_preview",  # POST, writes nothing; messaging/tests/test_automation_pages.py
+    "confirm:link",  # public behind a token; messaging/tests/test_confirmation_links.py
     # POST; each needs money already on the books: billing/tests/test_views.py
     "billing:invoice_create",
     "billing:invoice_allocate",
@@ -525,7 +640,8 @@ def test_walk_covers_the_app_namespaces():
     namespaces = {page.url_name.split(":")[0] for page in PAGES}
 
     assert namespaces == {
-        "analytics", "patients", "scheduling", "clinical", "billing", "audit", "accounts", "crm"
+        "analytics", "patients", "scheduling", "clinical", "billing", "audit", "accounts", "crm",
+        "care", "messaging",
     }  # fmt: skip
 
 

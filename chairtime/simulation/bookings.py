@@ -14,7 +14,9 @@ and, once its day has passed, an outcome:
   hours before are late ones (as `scheduling.services.cancel_appointment` counts them);
 - no-shows, likelier the further ahead (about 2% the same day, 8-9% at two weeks, 13% at
   four and 18% at two months), two to three times likelier for the fifth of patients who
-  are unreliable, and half as likely again once a patient has missed before;
+  are unreliable, and half as likely again once a patient has missed before; a fifth of
+  them come after all when the clinic's automated reminders reached the patient
+  (`reminder_reaches`, which the messaging step uses to write those reminders);
 - the rest arrive (most a little early, some habitually late), wait, are seated and
   complete; now and then a walk-in.
 
@@ -74,6 +76,38 @@ APPOINTMENT_COLUMNS = (
     "cancelled_by", "cancel_reason", "is_late_cancellation", "rescheduled_count", "notes",
     "created_at", "updated_at",
 )  # fmt: skip
+
+
+# Reminders (chairtime/messaging, default rules: 1 day and 3 hours before) reach 92% of
+# appointments booked at least an hour ahead (the rest: no usable address, refused): the
+# ones that arrive make a no-show a fifth less likely (studies of SMS reminders find
+# relative reductions of 20-40%; we take the low end). A fifth of the no-shows drawn for
+# reached appointments come after all (`reminder_rescues`), which leaves the book's own
+# generator untouched.
+REMINDER_REACH = 0.92
+REMINDER_EFFECT = 0.8
+_GOLDEN = 0x9E3779B1  # Knuth's multiplicative hash: a fixed, well-spread pseudo-random draw
+_RESCUE = 0x85EBCA6B  # another odd multiplier: a draw independent of the reach
+
+
+def reminder_reaches(starts_at: datetime, booked_at: datetime, *, walk_in: bool = False) -> bool:
+    """Whether the simulated clinic's reminders reached this appointment's patient: booked
+    an hour or more ahead, not a walk-in, and one of the 92% with a usable address, drawn
+    from its start and booking times (so the same seed decides the same, whatever ids the
+    database gives). The messaging step writes reminders for exactly these."""
+    if walk_in or starts_at - booked_at < timedelta(hours=1):
+        return False
+    key = int(starts_at.timestamp()) * 31 + int(booked_at.timestamp())
+    return (key * _GOLDEN) % 2**32 < REMINDER_REACH * 2**32
+
+
+def reminder_rescues(starts_at: datetime, booked_at: datetime) -> bool:
+    """Whether a no-show the book drew for this appointment does not happen because a
+    reminder reached the patient: for 1 - REMINDER_EFFECT of the reached ones."""
+    if not reminder_reaches(starts_at, booked_at):
+        return False
+    key = int(starts_at.timestamp()) * 37 + int(booked_at.timestamp())
+    return ((key * _RESCUE) >> 7) % 2**32 < (1 - REMINDER_EFFECT) * 2**32
 
 
 def no_show_probability(lead_days: float) -> float:
@@ -541,6 +575,9 @@ class _BranchBook:
             patients.no_shows[index] += 1
             confirmed = self._confirmed_at(day, starts_at, booked_at, 0.3)
             no_show = starts_at + timedelta(minutes=rng.randint(15, 40))
+            # The reminder changes the visit, not the patient's habit (still counted above).
+            if reminder_rescues(starts_at, booked_at):
+                return self._reminded(starts_at, booked_at, index, minutes, confirmed)
             return (S.NO_SHOW, confirmed, None, None, None, None, no_show, "", False)
         if walk_in:
             confirmed, arrived = None, booked_at
@@ -550,6 +587,21 @@ class _BranchBook:
             arrived = starts_at + timedelta(seconds=int(lateness * 60))
         seated = max(arrived, starts_at) + timedelta(seconds=rng.randint(0, 600))
         completed = seated + timedelta(seconds=int(minutes * 60 * rng.uniform(0.85, 1.2)))
+        return (S.COMPLETED, confirmed, arrived, seated, completed, None, None, "", False)
+
+    def _reminded(
+        self, starts_at: datetime, booked_at: datetime, index: int, minutes: int,
+        confirmed: datetime | None,
+    ) -> tuple[Any, ...]:  # fmt: skip
+        """A patient who would have missed and came because a reminder reached them. Their
+        times are drawn from a generator of the appointment's own, so the book's generator
+        runs exactly as it would without reminders (the book, its ids and every later
+        step stay the same; only these appointments change from no-show to completed)."""
+        draw = random.Random(int(starts_at.timestamp()) * 31 + int(booked_at.timestamp()))
+        lateness = min(45.0, max(-30.0, draw.gauss(self.patients.punctuality[index], 6)))
+        arrived = starts_at + timedelta(seconds=int(lateness * 60))
+        seated = max(arrived, starts_at) + timedelta(seconds=draw.randint(0, 600))
+        completed = seated + timedelta(seconds=int(minutes * 60 * draw.uniform(0.85, 1.2)))
         return (S.COMPLETED, confirmed, arrived, seated, completed, None, None, "", False)
 
     def _confirmed_at(

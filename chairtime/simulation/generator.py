@@ -8,7 +8,9 @@ Treatment plans, performed procedures and the product ladder (treatment.py), the
 and payments (money.py) are made per branch as its appointment book is filled: plans are
 presented at consultations and their accepted items booked on later visits.
 Then (with treatment) the patient relations (crm.py): complaints, NPS surveys, demo
-segments, and every patient's profile and customer group.
+segments, and every patient's profile and customer group; then the care tasks of the last
+weeks with their calls and outcomes (care.py), and the messages the automation rules sent
+with their confirmations and replies (messaging.py).
 
 It writes with bulk inserts (no per-row services and no audit events: this is history
 being made up, not work being done) and everything random comes from generators seeded
@@ -73,9 +75,11 @@ from chairtime.simulation.bookings import (
     bookables,
 )
 from chairtime.simulation.bulk import insert_rows, next_id, reset_sequences
+from chairtime.simulation.care import CareResult, simulate_care, simulated_now
 from chairtime.simulation.catalogue import CATALOGUE
 from chairtime.simulation.countries import COUNTRIES, Country
 from chairtime.simulation.crm import CrmResult, simulate_crm
+from chairtime.simulation.messaging import MessagingResult, simulate_messaging
 from chairtime.simulation.money import BranchMoney, Promo, finish_promotions, make_promotions
 from chairtime.simulation.rota import (
     BranchRota,
@@ -131,7 +135,9 @@ class SimulationResult:
     answered_surveys: int = 0
     segments: int = 0
     profiles: int = 0
-    crm_seconds: float = 0.0  # of `seconds`: complaints, surveys, segments and profiles
+    crm_seconds: float = 0.0  # of `seconds`: complaints, surveys, segments, profiles, care
+    care: CareResult = field(default_factory=CareResult)  # the care tasks and their calls
+    messaging: MessagingResult = field(default_factory=MessagingResult)  # outbox and replies
 
     @property
     def patients_per_second(self) -> float:
@@ -228,8 +234,15 @@ def simulate(config: SimulationConfig, *, progress: bool = False) -> SimulationR
         if clinic is not None:
             clinic.finish()
     crm = CrmResult()
+    care = CareResult()
+    messaging = MessagingResult()
     if clinic is not None:  # complaints and surveys follow visits; groups need the money
         crm = simulate_crm(config, organization, branches)
+        care = simulate_care(config, organization, branches)  # reads the profiles
+        messaging = simulate_messaging(
+            organization, branches, random.Random(f"{config.seed}:messaging"),
+            now=simulated_now(config, branches[0]),
+        )  # fmt: skip
     finished = time.perf_counter()
     staff_count = sum(len(s.doctors) + len(s.others) for s in staff.values())
     money_seconds = clinic.seconds if clinic else 0.0
@@ -240,7 +253,8 @@ def simulate(config: SimulationConfig, *, progress: bool = False) -> SimulationR
         invoices=clinic.invoices if clinic else 0, payments=clinic.payments if clinic else 0,
         money_seconds=money_seconds, complaints=crm.complaints, surveys=crm.surveys,
         answered_surveys=crm.answered, segments=crm.segments, profiles=crm.profiles,
-        crm_seconds=crm.seconds,
+        crm_seconds=crm.seconds + care.seconds + messaging.seconds, care=care,
+        messaging=messaging,
     )  # fmt: skip
 
 

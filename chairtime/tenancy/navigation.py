@@ -53,7 +53,8 @@ NAVIGATION: tuple[NavItem, ...] = (
     ),
     # Money apart from treatment: the front desk takes money without reading plans.
     NavItem(_("Money"), Capability.MONEY_VIEW, "billing:cash_up", "billing"),
-    NavItem(_("Care and messages"), Capability.CARE_VIEW, None),
+    NavItem(_("Care"), Capability.CARE_VIEW, "care:my_tasks", "care"),
+    NavItem(_("Messages"), Capability.MESSAGING_VIEW, "messaging:outbox_list", "messaging"),
     NavItem(_("Marketing"), Capability.MARKETING_VIEW, None),
     NavItem(_("Analytics"), Capability.ANALYTICS_VIEW, None),
     NavItem(_("Inventory"), Capability.INVENTORY_VIEW, None),

@@ -64,6 +64,10 @@ class Command(BaseCommand):
         worker = subprocess.Popen(  # noqa: S603
             [python, "manage.py", "qcluster"], env=environment, start_new_session=True
         )
+        # The outbox's dispatcher (console transport unless configured: sends nothing out).
+        dispatcher = subprocess.Popen(  # noqa: S603
+            [python, "manage.py", "dispatch_messages"], env=environment, start_new_session=True
+        )
         server = subprocess.Popen(  # noqa: S603
             [
                 python, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
@@ -81,13 +85,21 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            _stop(server, worker)
+            _stop(server, worker, dispatcher)
 
 
-def _stop(server: subprocess.Popen[bytes], worker: subprocess.Popen[bytes]) -> None:
-    for process in (server, worker):
+def _stop(
+    server: subprocess.Popen[bytes],
+    worker: subprocess.Popen[bytes],
+    dispatcher: subprocess.Popen[bytes],
+) -> None:
+    for process in (server, worker, dispatcher):
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
+    try:
+        dispatcher.wait(timeout=15)  # it finishes the message in hand, then exits
+    except subprocess.TimeoutExpired:
+        dispatcher.kill()
     try:
         server.wait(timeout=15)
     except subprocess.TimeoutExpired:

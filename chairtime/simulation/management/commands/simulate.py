@@ -62,5 +62,7 @@ class Command(BaseCommand):
             f"{result.performed} procedures performed, {result.invoices} invoices, "
             f"{result.payments} payments ({result.money_seconds:.1f} s); {result.complaints} "
             f"complaints, {result.surveys} NPS surveys ({result.answered_surveys} answered), "
-            f"{result.profiles} patient profiles ({result.crm_seconds:.1f} s)"
+            f"{result.profiles} patient profiles, {result.care.tasks} care tasks with "
+            f"{result.care.attempts} calls, {result.messaging.messages} messages "
+            f"({result.crm_seconds:.1f} s)"
         )
