@@ -132,6 +132,11 @@ def test_receptionist_books_moves_and_cancels_from_the_day_view(live_server, pag
     block.locator("a.open").click()
     expect(dialog).to_be_visible()
     dialog.get_by_role("link", name="Move").click()
+    # htmx wires the new form's change trigger as it settles the swap; a change typed
+    # before that sends no search (a person is never that quick; the test is).
+    page.wait_for_function(
+        "() => document.querySelector('.move-fields')?.['htmx-internal-data']?.initHash"
+    )
     page.fill("#id_starts_at", f"{clinic.day.isoformat()}T11:00")
     page.select_option("#id_chair", label="Chair 1")
     first_opening = page.locator("#slot-list button.opening").first
