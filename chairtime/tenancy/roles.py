@@ -51,6 +51,9 @@ class Capability(StrEnum):
     CARE_CONFIGURE = "care.configure"  # task rules: attempt limits, cool-off days
     MESSAGING_VIEW = "messaging.view"  # the outbox, the inbox
     MESSAGING_CONFIGURE = "messaging.configure"  # templates, automation rules, providers
+    LAB_VIEW = "lab.view"  # lab cases: what is ordered, due and back
+    LAB_EDIT = "lab.edit"  # order, send, receive and check lab cases; the labs list
+    DESK_CONFIGURE = "desk.configure"  # the front desk's rules: daily goal, no-show fee
     MARKETING_VIEW = "marketing.view"
     MARKETING_EDIT = "marketing.edit"
     ANALYTICS_VIEW = "analytics.view"
@@ -67,7 +70,8 @@ C = Capability
 _EVERYTHING = frozenset(Capability)
 _FRONT_DESK = frozenset(
     {C.BRANCH_VIEW, C.PATIENT_VIEW, C.PATIENT_CREATE, C.PATIENT_EDIT, C.SCHEDULE_VIEW,
-     C.SCHEDULE_BOOK, C.CARE_VIEW, C.CARE_WORK, C.MESSAGING_VIEW, C.CATALOGUE_VIEW}
+     C.SCHEDULE_BOOK, C.CARE_VIEW, C.CARE_WORK, C.MESSAGING_VIEW, C.CATALOGUE_VIEW,
+     C.LAB_VIEW, C.LAB_EDIT}
 )  # fmt: skip
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
@@ -76,11 +80,11 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.DOCTOR: frozenset(
         {C.BRANCH_VIEW, C.PATIENT_VIEW, C.PATIENT_EDIT, C.PATIENT_MEDICAL_VIEW, C.SCHEDULE_VIEW,
          C.SCHEDULE_BOOK, C.TREATMENT_VIEW, C.TREATMENT_EDIT, C.MONEY_VIEW, C.CARE_VIEW,
-         C.CARE_WORK, C.CATALOGUE_VIEW, C.ANALYTICS_VIEW}
+         C.CARE_WORK, C.CATALOGUE_VIEW, C.ANALYTICS_VIEW, C.LAB_VIEW, C.LAB_EDIT}
     ),
     Role.NURSE: frozenset(
         {C.BRANCH_VIEW, C.PATIENT_VIEW, C.PATIENT_MEDICAL_VIEW, C.SCHEDULE_VIEW, C.TREATMENT_VIEW,
-         C.CARE_VIEW, C.INVENTORY_VIEW, C.CATALOGUE_VIEW}
+         C.CARE_VIEW, C.INVENTORY_VIEW, C.CATALOGUE_VIEW, C.LAB_VIEW, C.LAB_EDIT}
     ),
     Role.RECEPTIONIST: _FRONT_DESK | {C.MONEY_VIEW, C.MONEY_COLLECT},
     Role.CONSULTANT: _FRONT_DESK | {C.TREATMENT_VIEW, C.TREATMENT_EDIT, C.MONEY_VIEW},
@@ -95,7 +99,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.ANALYST: frozenset(
         {C.BRANCH_VIEW, C.PATIENT_VIEW, C.SCHEDULE_VIEW, C.TREATMENT_VIEW, C.MONEY_VIEW,
          C.CARE_VIEW, C.MESSAGING_VIEW, C.MARKETING_VIEW, C.ANALYTICS_VIEW, C.INVENTORY_VIEW,
-         C.CATALOGUE_VIEW}
+         C.CATALOGUE_VIEW, C.LAB_VIEW}
     ),
 }  # fmt: skip
 
