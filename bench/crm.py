@@ -25,55 +25,17 @@ Median and p95 in milliseconds, as the other benches print them.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-
-def setup_django(database_url: str | None, sqlite: str | None) -> None:
-    sys.path.insert(0, str(ROOT))
-    if database_url is None:
-        path = sqlite or f"{tempfile.mkdtemp(prefix='chairtime-crm-')}/bench.sqlite3"
-        database_url = f"sqlite:///{Path(path).resolve()}"
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("CHAIRTIME_ENV", "test")
-    os.environ["CHAIRTIME_DEBUG"] = "false"  # DEBUG keeps every query in memory
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def organisation(size: str):  # type: ignore[no-untyped-def]
-    """The simulated organisation of this size: made now, or found from an earlier run."""
-    from chairtime.simulation.generator import SIZES, simulate
-    from chairtime.tenancy.models import Organization
-
-    config = SIZES[size]
-    existing = Organization.objects.filter(slug=config.slug).first()
-    if existing is not None:
-        print(f"Reusing the simulated {size} organisation", file=sys.stderr)
-        return existing
-    print(f"Simulating {size}…", file=sys.stderr, flush=True)
-    result = simulate(config, progress=True)
-    print(
-        f"  {result.patients:,} patients, {result.appointments:,} appointments, "
-        f"{result.invoices:,} invoices, {result.complaints:,} complaints, "
-        f"{result.surveys:,} NPS surveys in {result.seconds:.0f} s "
-        f"(patient relations and profiles: {result.crm_seconds:.0f} s)",
-        file=sys.stderr,
-    )
-    return result.organization
+from bench.common import database_version, print_table, setup_django, simulated_organisation, timed  # noqa: E402
 
 
 def definition(rng: random.Random, currency_step: int) -> dict[str, Any]:
@@ -111,15 +73,6 @@ def _first_run(org) -> float:  # type: ignore[no-untyped-def]
     return seconds
 
 
-def row(case: str, durations: list[float]) -> str:
-    ordered = sorted(durations)
-    p95 = ordered[int(0.95 * (len(ordered) - 1))]
-    return (
-        f"{case:<52} {len(ordered):>5} {statistics.median(ordered):>8.1f} {p95:>8.1f} "
-        f"{ordered[-1]:>8.1f}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="a PostgreSQL database (default: SQLite)")
@@ -134,8 +87,7 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=7)
     arguments = parser.parse_args()
-    setup_django(arguments.database_url, arguments.sqlite)
-    from django.db import connection
+    setup_django(arguments.database_url, name="crm", sqlite=arguments.sqlite)
     from django.db.models import Count
 
     from chairtime.crm.models import PatientProfile
@@ -145,7 +97,7 @@ def main() -> None:
     from chairtime.patients.models import Patient
     from chairtime.tenancy.models import Branch
 
-    org = organisation(arguments.size)
+    org = simulated_organisation(arguments.size, progress=True)
     # The branch with the most home patients: its time zone gives "today".
     busiest = (
         Patient.objects.filter(organization=org)
@@ -177,19 +129,11 @@ def main() -> None:
     for number in range(5):  # warm caches and connections
         segment(number)
     counts.clear()
-    durations = []
-    for number in range(arguments.runs):
-        started = time.perf_counter()
-        segment(number)
-        durations.append((time.perf_counter() - started) * 1000)
+    durations = timed(arguments.runs, segment)
 
-    version = (
-        connection.Database.sqlite_version if connection.vendor == "sqlite"
-        else connection.pg_version
-    )  # fmt: skip
     patients = PatientProfile.objects.filter(organization=org).count()
     print(
-        f"Patient CRM: {connection.vendor} {version}, {arguments.size}: {patients:,} patients "
+        f"Patient CRM: {database_version()}, {arguments.size}: {patients:,} patients "
         f"with a profile; branch {branch.code} ({branch.currency})"
     )
     print(
@@ -203,8 +147,7 @@ def main() -> None:
         f"segment matches: median {statistics.median(counts):,.0f}, "
         f"min {min(counts):,}, max {max(counts):,} patients"
     )
-    print(f"{'case':<52} {'runs':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
-    print(row("5-condition segment: count + first page of 50", durations))
+    print_table([("5-condition segment: count + first page of 50", durations)])
 
 
 if __name__ == "__main__":

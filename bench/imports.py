@@ -26,31 +26,15 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-
-def setup_django(database_url: str | None) -> None:
-    sys.path.insert(0, str(ROOT))
-    if database_url is None:
-        database_url = f"sqlite:///{tempfile.mkdtemp(prefix='chairtime-imports-')}/bench.sqlite3"
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("CHAIRTIME_ENV", "test")
-    os.environ["CHAIRTIME_DEBUG"] = "false"
-    os.environ.setdefault("CHAIRTIME_VAR_DIR", tempfile.mkdtemp(prefix="chairtime-imports-var-"))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+from bench.common import setup_django  # noqa: E402
 
 
 def main() -> None:
@@ -61,7 +45,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=10_000, help="history: patients first")
     parser.add_argument("--profile", action="store_true", help="print the import's top calls")
     arguments = parser.parse_args()
-    setup_django(arguments.database_url)
+    setup_django(arguments.database_url, name="imports", var_dir=True)
 
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import connection

@@ -19,30 +19,14 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-
-def setup_django(database_url: str | None) -> str:
-    sys.path.insert(0, str(ROOT))
-    if database_url is None:
-        path = f"{tempfile.mkdtemp(prefix='chairtime-messaging-')}/bench.sqlite3"
-        database_url = f"sqlite:///{path}"
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("CHAIRTIME_ENV", "test")
-    os.environ["CHAIRTIME_DEBUG"] = "false"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    return database_url
+from bench.common import setup_django  # noqa: E402
 
 
 def make_messages(branch, count: int, label: str) -> None:  # type: ignore[no-untyped-def]
@@ -92,7 +76,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5000, help="per case (default: 5000)")
     parser.add_argument("--processes", default="1,2,4", help="dispatcher processes per case")
     arguments = parser.parse_args()
-    database_url = setup_django(arguments.database_url)
+    database_url = setup_django(arguments.database_url, name="messaging")
     from django.conf import settings
     from django.db import connection
 

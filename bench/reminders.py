@@ -21,14 +21,16 @@ its "enqueued" event, and one audit event for the run.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import setup_django  # noqa: E402
+
 COUNTRIES = (
     ("VN", "Asia/Ho_Chi_Minh", "VND", "vi_VN"), ("CN", "Asia/Shanghai", "CNY", "zh_CN"),
     ("ES", "Europe/Madrid", "EUR", "es_ES"), ("US", "America/New_York", "USD", "en_US"),
@@ -36,24 +38,6 @@ COUNTRIES = (
 CHAIRS = 25
 PHONES = {"VN": "+8491{:07d}", "CN": "+86139{:08d}", "ES": "+3461{:07d}", "US": "+16462{:06d}"}
 NOW = datetime(2030, 3, 4, 0, 0, tzinfo=UTC)
-
-
-def setup_django(database_url: str | None) -> str:
-    sys.path.insert(0, str(ROOT))
-    if database_url is None:
-        path = f"{tempfile.mkdtemp(prefix='chairtime-reminders-')}/bench.sqlite3"
-        database_url = f"sqlite:///{path}"
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("CHAIRTIME_ENV", "test")
-    os.environ["CHAIRTIME_DEBUG"] = "false"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    return database_url
 
 
 def make_book(appointments: int, branch_count: int):  # type: ignore[no-untyped-def]
@@ -172,7 +156,7 @@ def main() -> None:
     parser.add_argument("--appointments", type=int, default=50_000)
     parser.add_argument("--branches", type=int, default=100)
     arguments = parser.parse_args()
-    setup_django(arguments.database_url)
+    setup_django(arguments.database_url, name="reminders")
     from collections import Counter
 
     from django.db import connection

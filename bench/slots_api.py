@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
-import statistics
 import sys
-import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import database_version, p95, setup_django, timed  # noqa: E402
+from bench.common import row as common_row  # noqa: E402
+
 GOAL_MS = 50.0
 
 
@@ -35,22 +36,6 @@ def _engine_bench():  # type: ignore[no-untyped-def]
     sys.modules["engine_bench"] = module
     spec.loader.exec_module(module)
     return module
-
-
-def setup_django(database_url: str | None) -> None:
-    sys.path.insert(0, str(ROOT))
-    if database_url is None:
-        database_url = f"sqlite:///{tempfile.mkdtemp(prefix='chairtime-slots-')}/bench.sqlite3"
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("CHAIRTIME_ENV", "test")
-    os.environ["CHAIRTIME_DEBUG"] = "false"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def build(seed: int):  # type: ignore[no-untyped-def]
@@ -127,22 +112,9 @@ def build(seed: int):  # type: ignore[no-untyped-def]
     return branch, procedure, owner, source.utilisation, len(appointments)
 
 
-def timed(calls: int, call) -> list[float]:  # type: ignore[no-untyped-def]
-    durations = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        call()
-        durations.append((time.perf_counter() - started) * 1000)
-    return durations
-
-
 def row(case: str, durations: list[float]) -> str:
-    ordered = sorted(durations)
-    p95 = ordered[int(0.95 * (len(ordered) - 1))]
-    return (
-        f"{case:<34} {len(ordered):>5} {statistics.median(ordered):>8.1f} {p95:>8.1f} "
-        f"{ordered[-1]:>8.1f} {p95 / GOAL_MS:>9.2f}×"
-    )
+    """The common row, and how the p95 compares with the goal."""
+    return f"{common_row(case, durations, 34)} {p95(durations) / GOAL_MS:>9.2f}×"
 
 
 def main() -> None:
@@ -151,8 +123,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     arguments = parser.parse_args()
-    setup_django(arguments.database_url)
-    from django.db import connection
+    setup_django(arguments.database_url, name="slots")
     from django.test import Client
 
     from chairtime.scheduling.selectors import SlotQuery, find_slots
@@ -163,12 +134,12 @@ def main() -> None:
     url = f"/api/v1/slots?procedure={procedure.pk}&preferences=weekday_evenings&limit=10"
     headers = {"HTTP_X_BRANCH": str(branch.pk)}
 
-    def ask_api() -> None:
+    def ask_api(number: int) -> None:
         response = client.get(url, **headers)
         assert response.status_code == 200, response.content
         assert len(response.json()) == 10, response.content
 
-    def ask_selector() -> None:
+    def ask_selector(number: int) -> None:
         slots = find_slots(
             branch=branch, query=SlotQuery(procedure=procedure, preferences=("weekday_evenings",))
         )
@@ -176,7 +147,7 @@ def main() -> None:
 
     timed(5, ask_api)  # warm caches and connections
     api, selector = timed(arguments.runs, ask_api), timed(arguments.runs, ask_selector)
-    print(f"Slot search end to end: {connection.vendor} {connection.Database.sqlite_version if connection.vendor == 'sqlite' else connection.pg_version}, "
+    print(f"Slot search end to end: {database_version()}, "
           f"{count:,} appointments over 26 weeks, utilisation {utilisation:.1%}")  # fmt: skip
     print(f"{'case':<34} {'runs':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'p95/goal':>10}")
     print(row("API GET /api/v1/slots", api))

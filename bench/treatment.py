@@ -22,70 +22,22 @@ Median and p95 over `--runs` requests each (after a few warm-up requests).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-
-def setup_django(database_url: str | None, sqlite: str | None) -> None:
-    sys.path.insert(0, str(ROOT))
-    if database_url is None:
-        path = sqlite or f"{tempfile.mkdtemp(prefix='chairtime-treatment-')}/bench.sqlite3"
-        database_url = f"sqlite:///{Path(path).resolve()}"
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("CHAIRTIME_ENV", "test")
-    os.environ["CHAIRTIME_DEBUG"] = "false"  # DEBUG keeps every query in memory
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def organisation(size: str):  # type: ignore[no-untyped-def]
-    """The simulated organisation of this size: made now, or found from an earlier run."""
-    from chairtime.simulation.generator import SIZES, simulate
-    from chairtime.tenancy.models import Organization
-
-    config = SIZES[size]
-    existing = Organization.objects.filter(slug=config.slug).first()
-    if existing is not None:
-        print(f"Reusing the simulated {size} organisation", file=sys.stderr)
-        return existing
-    print(f"Simulating {size}…", file=sys.stderr, flush=True)
-    result = simulate(config)
-    print(
-        f"  {result.patients:,} patients, {result.appointments:,} appointments, "
-        f"{result.plans:,} plans, {result.invoices:,} invoices in {result.seconds:.0f} s",
-        file=sys.stderr,
-    )
-    return result.organization
-
-
-def timed(calls: int, call) -> list[float]:  # type: ignore[no-untyped-def]
-    durations = []
-    for number in range(calls):
-        started = time.perf_counter()
-        call(number)
-        durations.append((time.perf_counter() - started) * 1000)
-    return durations
-
-
-def row(case: str, durations: list[float]) -> str:
-    ordered = sorted(durations)
-    p95 = ordered[int(0.95 * (len(ordered) - 1))]
-    return (
-        f"{case:<52} {len(ordered):>5} {statistics.median(ordered):>8.1f} {p95:>8.1f} "
-        f"{ordered[-1]:>8.1f}"
-    )
+from bench.common import (  # noqa: E402
+    database_version,
+    owner_client,
+    print_table,
+    setup_django,
+    simulated_organisation,
+    timed,
+)
 
 
 def main() -> None:
@@ -96,19 +48,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     arguments = parser.parse_args()
-    setup_django(arguments.database_url, arguments.sqlite)
-    from django.db import connection
+    setup_django(arguments.database_url, name="treatment", sqlite=arguments.sqlite)
     from django.db.models import Count
-    from django.test import Client
     from django.urls import reverse
 
-    from chairtime.accounts.models import User
     from chairtime.clinical.models import TreatmentItem, TreatmentPlan
     from chairtime.patients.models import Patient
-    from chairtime.tenancy.middleware import SESSION_KEY
     from chairtime.tenancy.models import Branch
 
-    org = organisation(arguments.size)
+    org = simulated_organisation(arguments.size)
     unscheduled = TreatmentItem.objects.filter(
         status="planned", option__status="accepted",
         option__plan__status__in=["accepted", "in_progress"], option__plan__branch__organization=org,
@@ -139,16 +87,7 @@ def main() -> None:
         .values_list("n", flat=True)
     )
 
-    owner = User.objects.get(username=f"{org.slug}-owner")
-    client = Client()
-    client.force_login(owner)
-    session = client.session
-    session[SESSION_KEY] = branch.pk
-    session.save()
-
-    def get(url: str) -> None:
-        response = client.get(url)
-        assert response.status_code == 200, (url, response.status_code)
+    get = owner_client(org, branch)
 
     def plan_page(number: int) -> None:
         get(reverse("clinical:patient_plans", args=[patients[number % len(patients)]]))
@@ -172,20 +111,14 @@ def main() -> None:
             timed(runs, unscheduled_for_doctor),
         ),
     ]
-    version = (
-        connection.Database.sqlite_version if connection.vendor == "sqlite"
-        else connection.pg_version
-    )  # fmt: skip
     patients_count = Patient.objects.filter(organization=org).count()
     print(
-        f"Treatment pages: {connection.vendor} {version}, {patients_count:,} patients, "
+        f"Treatment pages: {database_version()}, {patients_count:,} patients, "
         f"{TreatmentPlan.objects.filter(branch__organization=org).count():,} plans; branch "
         f"{branch.code} with {unscheduled.filter(option__plan__branch=branch).count():,} "
         f"unscheduled items"
     )
-    print(f"{'case':<52} {'runs':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
-    for case, durations in results:
-        print(row(case, durations))
+    print_table(results)
 
 
 if __name__ == "__main__":
