@@ -45,6 +45,7 @@ from chairtime.simulation.bookings import no_show_probability
 from chairtime.simulation.catalogue import CATALOGUE
 from chairtime.simulation.demo import create_demo_logins
 from chairtime.simulation.generator import SimulationConfig, SimulationResult, simulate
+from chairtime.simulation.tests.conftest import simulated_once
 from chairtime.tenancy.models import Membership, OpeningHours
 from chairtime.tenancy.roles import Role
 
@@ -64,9 +65,7 @@ MEDIUM = SimulationConfig(
 )  # fmt: skip
 
 
-@pytest.fixture
-def book() -> SimulationResult:
-    return simulate(BOOK)
+book = simulated_once(BOOK)
 
 
 def appointments_of(result: SimulationResult):
@@ -513,7 +512,7 @@ def test_the_same_seed_makes_the_same_appointment_book(book):
 
 
 def test_without_history_or_future_days_there_is_no_appointment_book():
-    result = simulate(dataclasses.replace(BOOK, history_days=0, future_days=0))
+    result = simulate(dataclasses.replace(BOOK, history_days=0, future_days=0, slug="empty"))
 
     assert result.appointments == 0
     assert not appointments_of(result).exists()

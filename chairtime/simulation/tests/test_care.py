@@ -15,7 +15,8 @@ from chairtime.care.selectors import RecallFilters, list_recall
 from chairtime.care.services import generate_care_tasks
 from chairtime.patients.models import Consent
 from chairtime.simulation.care import CareResult, simulated_now
-from chairtime.simulation.generator import SimulationConfig, SimulationResult, simulate
+from chairtime.simulation.generator import SimulationConfig, SimulationResult
+from chairtime.simulation.tests.conftest import simulated_once
 
 pytestmark = pytest.mark.django_db
 
@@ -27,9 +28,11 @@ CARE = SimulationConfig(
 )  # fmt: skip
 
 
+made = simulated_once(CARE)  # its last steps include `simulate_care`
+
+
 @pytest.fixture
-def simulated() -> tuple[SimulationResult, CareResult]:
-    made = simulate(CARE)  # its last step is `simulate_care`
+def simulated(made: SimulationResult) -> tuple[SimulationResult, CareResult]:
     return made, made.care
 
 

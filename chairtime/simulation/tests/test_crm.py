@@ -18,6 +18,7 @@ from chairtime.scheduling.choices import AppointmentStatus
 from chairtime.scheduling.models import Appointment
 from chairtime.simulation.crm import ABOUT_THE_DOCTOR, SURVEY_DAYS
 from chairtime.simulation.generator import SimulationConfig, SimulationResult, simulate
+from chairtime.simulation.tests.conftest import simulated_once
 from chairtime.tenancy.models import Branch
 
 pytestmark = pytest.mark.django_db
@@ -33,9 +34,7 @@ LATEST_NOW = datetime(2026, 11, 1, 5, tzinfo=UTC)
 FOUR_MONTHS_ON = datetime(2027, 3, 1, 12, tzinfo=UTC)
 
 
-@pytest.fixture
-def crm() -> SimulationResult:
-    return simulate(CRM)
+crm = simulated_once(CRM)
 
 
 def test_about_two_percent_of_the_patients_seen_complain_about_a_real_visit(crm):

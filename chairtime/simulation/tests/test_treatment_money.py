@@ -37,7 +37,8 @@ from chairtime.clinical.models import (
     TreatmentPlan,
 )
 from chairtime.scheduling.models import Appointment
-from chairtime.simulation.generator import SimulationConfig, SimulationResult, simulate
+from chairtime.simulation.generator import SimulationConfig, simulate
+from chairtime.simulation.tests.conftest import simulated_once
 
 pytestmark = pytest.mark.django_db
 
@@ -53,9 +54,7 @@ PRIMARY = {10 * quadrant + n for quadrant in (5, 6, 7, 8) for n in range(1, 6)}
 CENT = Decimal("0.01")
 
 
-@pytest.fixture
-def year() -> SimulationResult:
-    return simulate(YEAR)
+year = simulated_once(YEAR)
 
 
 def total(values) -> Decimal:
@@ -470,7 +469,9 @@ def test_the_same_seed_makes_the_same_plans_and_money():
 
 
 def test_treatment_can_be_left_out():
-    result = simulate(dataclasses.replace(YEAR, patients=100, history_days=14, treatment=False))
+    result = simulate(
+        dataclasses.replace(YEAR, patients=100, history_days=14, treatment=False, slug="notreat")
+    )
     org = result.organization
     assert Appointment.objects.filter(branch__organization=org).exists()
     assert not TreatmentPlan.objects.filter(branch__organization=org).exists()
