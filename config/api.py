@@ -25,6 +25,8 @@ from chairtime.crm.profiles.api import router as groups_router
 from chairtime.crm.referrals.api import router as referrals_router
 from chairtime.crm.segments.api import router as segments_router
 from chairtime.crm.timeline.api import router as timeline_router
+from chairtime.frontdesk.api import router as desk_router
+from chairtime.labs.api import router as labs_router
 from chairtime.messaging.api import inbox_router
 from chairtime.messaging.api import router as messages_router
 from chairtime.messaging.automation.api import router as automation_router
@@ -32,6 +34,7 @@ from chairtime.patients.api import router as patients_router
 from chairtime.scheduling.api import router as appointments_router
 from chairtime.scheduling.api import slots_router
 from chairtime.tenancy.api import router as tenancy_router
+from chairtime.waitlist.api import router as waitlist_router
 
 _LOCATIONS = {"body", "payload", "query", "path", "filters"}
 
@@ -92,7 +95,10 @@ def build_api() -> NinjaAPI:
     api.add_router("/timeline", timeline_router)
     api.add_router("/duplicates", duplicates_router)
     api.add_router("/care", care_router)
+    api.add_router("/labs", labs_router)
+    api.add_router("/desk", desk_router)
     api.add_router("/messages", messages_router)
     api.add_router("/inbox", inbox_router)
     api.add_router("/messaging", automation_router)
+    api.add_router("/waitlist", waitlist_router)
     return api

@@ -55,6 +55,9 @@ INSTALLED_APPS = [
     "chairtime.crm",
     "chairtime.care",
     "chairtime.messaging",
+    "chairtime.waitlist",
+    "chairtime.labs",
+    "chairtime.frontdesk",
     "chairtime.analytics",
     "chairtime.simulation",
 ]

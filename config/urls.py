@@ -21,9 +21,13 @@ urlpatterns = [
     path("money/", include("chairtime.billing.urls")),
     path("audit/", include("chairtime.audit.urls")),
     path("care/", include("chairtime.care.urls")),
+    path("labs/", include("chairtime.labs.urls")),
+    path("desk/", include("chairtime.frontdesk.urls")),
     path("messaging/", include("chairtime.messaging.urls")),
     path("hooks/messaging/", include("chairtime.messaging.hook_urls")),
     path("c/", include("chairtime.messaging.automation.public_urls")),  # confirmation links
+    path("waitlist/", include("chairtime.waitlist.urls")),
+    path("w/", include("chairtime.waitlist.public_urls")),  # waitlist claim links
     path("api/v1/", api.urls),
 ]
 if settings.ENVIRONMENT != "production":

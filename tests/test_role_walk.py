@@ -147,6 +147,8 @@ def of_segment(patient: Patient, user: User | None) -> dict[str, int]:
 # --- care (pages of chairtime/care) -------------------------------------------------------------
 from chairtime.care.models import TaskAttempt  # noqa: E402
 from chairtime.care.tests.helpers import walk_task  # noqa: E402
+from chairtime.labs.models import LabCase  # noqa: E402
+from chairtime.labs.tests.helpers import walk_case, walk_lab  # noqa: E402
 
 
 def of_rule(patient: Patient, user: User | None) -> dict[str, str]:
@@ -222,6 +224,19 @@ class Page(NamedTuple):
         needed = self.capability
         wanted = needed if isinstance(needed, frozenset) else frozenset({needed})
         return bool(wanted & ROLE_CAPABILITIES[role])
+
+
+def of_slot_offer(patient: Patient, user: User | None) -> dict[str, int]:
+    """An offer of the slot a cancelled appointment freed (chairtime/waitlist)."""
+    from chairtime.waitlist.models import SlotOffer
+
+    freed = appointment_of(patient, user)
+    offer = SlotOffer.objects.create(
+        branch=freed.branch, chair=freed.chair, doctor=freed.doctor, starts_at=freed.starts_at,
+        ends_at=freed.ends_at, source_appointment=freed, freed_starts_at=freed.starts_at,
+        reason="cancelled",
+    )  # fmt: skip
+    return {"offer_id": offer.pk}
 
 
 PAGES: tuple[Page, ...] = (
@@ -318,6 +333,9 @@ PAGES: tuple[Page, ...] = (
     ),
     # care pages: add them below this line
     Page("care:my_tasks", no_arguments, C.CARE_VIEW),
+    Page("waitlist:entry_list", no_arguments, C.SCHEDULE_VIEW),
+    Page("waitlist:offer_list", no_arguments, C.SCHEDULE_VIEW),
+    Page("waitlist:offer_detail", of_slot_offer, C.SCHEDULE_VIEW),
     Page("care:task_list", no_arguments, C.CARE_VIEW),
     Page("care:task_detail", walk_task, C.CARE_VIEW),
     Page("care:recall_list", no_arguments, C.CARE_VIEW),
@@ -336,6 +354,19 @@ PAGES: tuple[Page, ...] = (
     Page("messaging:rule_edit", of_automation_rule, C.MESSAGING_CONFIGURE),
     Page("messaging:segment_send", no_arguments, C.MARKETING_EDIT),
     Page("messaging:segment_audience", no_arguments, C.MARKETING_EDIT),
+    # front desk pages: add them below this line
+    Page("frontdesk:morning_meeting", no_arguments, C.SCHEDULE_VIEW),
+    Page("frontdesk:evening_meeting", no_arguments, C.SCHEDULE_VIEW),
+    Page("frontdesk:no_show_report", no_arguments, C.SCHEDULE_VIEW),
+    Page("frontdesk:desk_settings", no_arguments, C.DESK_CONFIGURE),
+    # lab pages: add them below this line
+    Page("labs:case_list", no_arguments, C.LAB_VIEW),
+    Page("labs:case_detail", walk_case, C.LAB_VIEW),
+    Page("labs:case_create", no_arguments, C.LAB_EDIT),
+    Page("labs:overdue_list", no_arguments, C.LAB_VIEW),
+    Page("labs:lab_list", no_arguments, C.LAB_EDIT),
+    Page("labs:lab_create", no_arguments, C.LAB_EDIT),
+    Page("labs:lab_edit", walk_lab, C.LAB_EDIT),
     Page("audit:event_list", no_arguments, C.AUDIT_VIEW),
     Page("accounts:token_list", no_arguments, C.API_TOKENS),
 )
@@ -497,6 +528,12 @@ ACTIONS: tuple[Action, ...] = (
             task__patient=patient, note="Walk"
         ).count(),
     ),
+    # labs: receiving a case sent to the lab.
+    Action(
+        "labs:case_step", lambda patient, user: {**walk_case(patient, user), "step": "receive"},
+        {}, frozenset({C.LAB_EDIT}), 302,
+        lambda patient, user: LabCase.objects.filter(patient=patient, status="received").count(),
+    ),
     # messaging: the inbox's actions need care.work too; deciding an unknown outcome,
     # messaging.configure.
     Action(
@@ -533,6 +570,16 @@ NOT_PAGES = {
     "messaging_hooks:inbound",  # public behind a signature; messaging/tests/test_webhooks.py
     "messaging:template_preview",  # POST, writes nothing; messaging/tests/test_automation_pages.py
     "confirm:link",  # public behind a token; messaging/tests/test_confirmation_links.py
+    "claim:link",  # public behind a token; waitlist/tests/test_pages.py
+    # POST, each needs its own rows (a patient number, an entry, a cancelled appointment):
+    # waitlist/tests/test_pages.py walks them for every role.
+    "waitlist:entry_create",
+    "waitlist:entry_remove",
+    "waitlist:refill",
+    # POST; needs a no-show and the branch's fee rule: frontdesk/tests/test_pages.py
+    "frontdesk:fee_charge",
+    # JSON the book's pages poll (schedule.view), not a page: frontdesk/tests/test_pages.py
+    "frontdesk:book_version",
     # POST; each needs money already on the books: billing/tests/test_views.py
     "billing:invoice_create",
     "billing:invoice_allocate",
@@ -641,7 +688,7 @@ def test_walk_covers_the_app_namespaces():
 
     assert namespaces == {
         "analytics", "patients", "scheduling", "clinical", "billing", "audit", "accounts", "crm",
-        "care", "messaging",
+        "care", "messaging", "waitlist", "labs", "frontdesk",
     }  # fmt: skip
 
 

@@ -52,6 +52,7 @@ class LineKind(models.TextChoices):
     PACKAGE = "package", _("Package")
     CLUB = "club", _("Club membership")
     PREPAID_CARD = "prepaid_card", _("Prepaid card")
+    FEE = "fee", _("Fee")  # an ad hoc charge: a no-show fee (charge_fee)
 
 
 class InvoiceSequence(models.Model):

@@ -1415,3 +1415,37 @@ def set_lock_date(
     )  # fmt: skip
     branch.financial_lock_date = lock_date
     return locked
+
+
+# --- ad hoc fees ------------------------------------------------------------------------------
+@transaction.atomic
+def charge_fee(
+    *,
+    actor: User,
+    branch: Branch,
+    patient: Patient,
+    amount: Decimal | str,
+    description: str,
+    issued_on: date | None = None,
+    now: datetime | None = None,
+) -> Invoice:
+    """Invoice a fee that is not a procedure (a no-show fee): one line of kind "fee".
+
+    Needs money.collect. Dated `issued_on` (today by default): a day on or before the
+    branch's lock date is refused unless the actor may edit locked periods. The caller makes
+    it once per cause (the front desk keeps one fee per appointment)."""
+    now = now or timezone.now()
+    _require(actor, branch, Capability.MONEY_COLLECT)
+    _check_patient(branch, patient)
+    value = parse_amount(amount, branch.currency, "amount")
+    text = description.strip()
+    if not text:
+        raise InvalidInput.on("description", _("Say what the fee is for."))
+    issued_on, locked_period = _invoice_date(actor, branch, issued_on, now)
+    _lock_patient(patient.pk)
+    line = _Line(kind=LineKind.FEE, description=text[:300], unit_price=value)
+    invoice, _rows = _issue(
+        actor=actor, branch=branch, patient=patient, lines=[line], issued_on=issued_on, now=now,
+        locked_period=locked_period,
+    )  # fmt: skip
+    return invoice

@@ -18,6 +18,7 @@ class TaskKind(models.TextChoices):
     CONFIRMATION_CALL = "confirmation_call", _("Confirmation call")
     COMPLAINT_FOLLOW_UP = "complaint_follow_up", _("Complaint follow-up")
     BIRTHDAY = "birthday", _("Birthday call")
+    NO_SHOW_FOLLOW_UP = "no_show_follow_up", _("No-show follow-up")
 
 
 class TaskStatus(models.TextChoices):
@@ -45,6 +46,7 @@ class CancelReason(models.TextChoices):
     APPOINTMENT_CANCELLED = "appointment_cancelled", _("The appointment was cancelled")
     APPOINTMENT_STARTED = "appointment_started", _("The appointment time has come")
     APPOINTMENT_MOVED = "appointment_moved", _("The appointment was moved")
+    NO_SHOW_UNDONE = "no_show_undone", _("The no-show mark was taken back")
     PLAN_CLOSED = "plan_closed", _("Nothing of the plan is left to book")
     COMPLAINT_RESOLVED = "complaint_resolved", _("The complaint was resolved")
     VISITED = "visited", _("The patient has visited since")

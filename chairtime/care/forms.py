@@ -141,6 +141,7 @@ OFFSET_LABELS: dict[str, Any] = {
     TaskKind.RECALL_DUE: _("Days before the recall date"),
     TaskKind.COMPLAINT_FOLLOW_UP: _("Days after the complaint"),
     TaskKind.BIRTHDAY: _("Days before the birthday"),
+    TaskKind.NO_SHOW_FOLLOW_UP: _("Hours after the no-show"),
 }
 
 

@@ -14,9 +14,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
-from chairtime.care.choices import CancelReason, TaskKind
+from chairtime.care.choices import CancelReason, TaskKind, TaskStatus
+from chairtime.care.models import CareTask
 from chairtime.care.rules import (
     RuleValues,
     add_months,
@@ -26,6 +27,7 @@ from chairtime.care.rules import (
 )
 from chairtime.care.selectors import (
     GONE,
+    UPCOMING,
     RecallState,
     future_booking,
     get_rule_values,
@@ -58,6 +60,15 @@ BIRTHDAY_RECENT_MONTHS = 24  # birthday calls go to patients seen in the last tw
 CONFIRMATION_LOOKAHEAD = timedelta(hours=24)  # made a day ahead, so the list shows them
 OPEN_COMPLAINT = (ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS)
 LEFT_THE_CHAIR = (AppointmentStatus.ARRIVED, AppointmentStatus.SEATED, AppointmentStatus.COMPLETED)
+NO_SHOW_WINDOW = timedelta(days=7)  # no-shows of the last week get a follow-up call
+# Kinds made for the patient's home branch, and where that branch is read (the same place
+# the rule reads it): when the patient moves, their open task moves with them.
+HOME_BRANCH_KINDS: dict[str, str] = {
+    TaskKind.RECALL_DUE: "patient__profile__home_branch",
+    TaskKind.REACTIVATION_6M: "patient__profile__home_branch",
+    TaskKind.REACTIVATION_12M: "patient__profile__home_branch",
+    TaskKind.BIRTHDAY: "patient__home_branch",
+}
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,7 @@ def candidate_specs(ctx: Context) -> list[TaskSpec]:
         _confirmation(ctx),
         _complaint(ctx),
         _birthday(ctx),
+        _no_show(ctx),
     ]
     for made in makers:
         for spec in made:
@@ -358,6 +370,67 @@ def _birthday(ctx: Context) -> Iterator[TaskSpec]:
         )  # fmt: skip
 
 
+def no_show_key(appointment_id: int) -> str:
+    return f"no_show:appointment:{appointment_id}"
+
+
+def later_visit(patient_ref: str = "patient_id", after_ref: str = "starts_at") -> Exists:
+    """True when the patient has an appointment after the missed one that is booked, or
+    that they came to: they have come back, or will."""
+    return Exists(
+        Appointment.objects.filter(
+            patient_id=OuterRef(patient_ref), starts_at__gt=OuterRef(after_ref),
+            status__in=(*UPCOMING, *LEFT_THE_CHAIR),
+        )
+    )  # fmt: skip
+
+
+def _no_show(ctx: Context) -> Iterator[TaskSpec]:
+    """A call `offset` hours after an appointment of the last week was marked a no-show,
+    when the patient has booked nothing since. Found late (the run was down), it is due at
+    the start of today rather than backdated."""
+    kind = K.NO_SHOW_FOLLOW_UP
+    if not ctx.is_on(kind):
+        return
+    hours = timedelta(hours=ctx.rules[kind].offset)
+    missed = Appointment.objects.filter(
+        branch=ctx.branch, status=AppointmentStatus.NO_SHOW,
+        starts_at__gte=ctx.now - NO_SHOW_WINDOW, starts_at__lt=ctx.now,
+    ).exclude(later_visit())  # fmt: skip
+    missed = reachable(missed, patient_ref="patient_id", patient_path="patient__")
+    start_of_today = ctx.midnight(ctx.today)
+    for pk, patient_id, doctor_id, starts_at, no_show_at in missed.values_list(
+        "pk", "patient_id", "doctor_id", "starts_at", "no_show_at"
+    ):
+        due = max((no_show_at or starts_at) + hours, start_of_today)
+        yield TaskSpec(
+            kind, patient_id, ctx.branch.pk, due, no_show_key(pk),
+            cause_on=ctx.day_of(starts_at), appointment_id=pk, doctor_id=doctor_id,
+        )  # fmt: skip
+
+
+# --- who moved ---------------------------------------------------------------------------------
+def home_branch_moves(ctx: Context) -> dict[int, int]:
+    """Open tasks made for a patient's home branch that is no longer the task's branch, to
+    or from this branch: task id -> the patient's (active) home branch now. The cause key
+    names the patient, not the branch, so the task moves rather than being made anew."""
+    by_path: dict[str, list[str]] = {}
+    for kind, path in HOME_BRANCH_KINDS.items():
+        by_path.setdefault(path, []).append(kind)
+    moves: dict[int, int] = {}
+    for path, kinds in by_path.items():
+        tasks = (
+            CareTask.objects.filter(
+                organization_id=ctx.branch.organization_id, status=TaskStatus.OPEN, kind__in=kinds,
+                **{f"{path}__is_active": True},
+            )
+            .filter(Q(branch_id=ctx.branch.pk) | Q(**{f"{path}_id": ctx.branch.pk}))
+            .exclude(branch_id=F(f"{path}_id"))
+        )  # fmt: skip
+        moves.update(tasks.values_list("pk", f"{path}_id"))
+    return moves
+
+
 # --- what no longer holds -------------------------------------------------------------------
 @dataclass(frozen=True)
 class OpenTask:
@@ -391,7 +464,10 @@ def vanished(ctx: Context, tasks: list[OpenTask]) -> dict[int, str]:
         elif task.patient_id in refusing:
             reasons[task.pk] = CancelReason.DO_NOT_CONTACT
     rest = [t for t in tasks if t.pk not in reasons]
-    for check in (_booked, _confirmations, _plans, _complaints, _recalls, _absences, _birthdays):
+    checks = (
+        _booked, _confirmations, _plans, _complaints, _recalls, _absences, _birthdays, _no_shows,
+    )  # fmt: skip
+    for check in checks:
         found = check(ctx, [t for t in rest if t.pk not in reasons])
         reasons.update(found)
     return reasons
@@ -514,3 +590,27 @@ def _birthdays(ctx: Context, tasks: list[OpenTask]) -> dict[int, str]:
         for t in tasks
         if t.kind == K.BIRTHDAY and t.cause_on is not None and t.cause_on - offset < ctx.today
     }
+
+
+def _no_shows(ctx: Context, tasks: list[OpenTask]) -> dict[int, str]:
+    """A no-show follow-up is moot once the patient booked again (or came since), or when
+    the appointment turns out not to have been a no-show after all."""
+    calls = [t for t in tasks if t.kind == K.NO_SHOW_FOLLOW_UP]
+    if not calls:
+        return {}
+    found = {
+        pk: (status, is_back)
+        for pk, status, is_back in Appointment.objects.filter(
+            pk__in=[t.appointment_id for t in calls if t.appointment_id]
+        )
+        .annotate(is_back=later_visit())
+        .values_list("pk", "status", "is_back")
+    }
+    reasons: dict[int, str] = {}
+    for task in calls:
+        status, is_back = found.get(task.appointment_id or 0, ("", False))
+        if status != AppointmentStatus.NO_SHOW:
+            reasons[task.pk] = CancelReason.NO_SHOW_UNDONE
+        elif is_back:
+            reasons[task.pk] = CancelReason.BOOKED
+    return reasons

@@ -58,6 +58,8 @@ DEFAULT_RULES: dict[str, RuleValues] = {
     ),
     K.COMPLAINT_FOLLOW_UP: _rule(1, role="branch_manager", cool_off=1),
     K.BIRTHDAY: _rule(0, attempts=1, cool_off=0),
+    # A patient who missed a visit is called the same day, two hours after the no-show.
+    K.NO_SHOW_FOLLOW_UP: _rule(2, cool_off=1),
 }  # fmt: skip
 assert set(DEFAULT_RULES) == set(TaskKind.values)
 
@@ -72,6 +74,7 @@ OFFSET_UNITS: dict[str, str] = {
     K.CONFIRMATION_CALL: OffsetUnit.HOURS,  # before the appointment
     K.COMPLAINT_FOLLOW_UP: OffsetUnit.DAYS,  # after the complaint was received
     K.BIRTHDAY: OffsetUnit.DAYS,  # before the birthday
+    K.NO_SHOW_FOLLOW_UP: OffsetUnit.HOURS,  # after the appointment was marked a no-show
 }
 assert set(OFFSET_UNITS) == set(TaskKind.values)
 

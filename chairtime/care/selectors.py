@@ -12,7 +12,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 
 from chairtime.accounts.models import User
 from chairtime.care.choices import TaskKind, TaskStatus
@@ -21,7 +35,6 @@ from chairtime.care.rules import (
     DEFAULT_RULES,
     RuleValues,
     add_months,
-    is_recall_lapsed,
     local_day,
     local_midnight,
     relevant_recall_due,
@@ -279,6 +292,15 @@ def list_assignees(branch: Branch) -> QuerySet[User]:
     )
 
 
+def no_show_follow_ups(appointment_ids: Iterable[int]) -> dict[int, CareTask]:
+    """The follow-up task of each no-show appointment (open or closed), by appointment id,
+    for the front desk's no-show report; appointments without one are left out."""
+    tasks = CareTask.objects.filter(
+        kind=TaskKind.NO_SHOW_FOLLOW_UP, appointment_id__in=list(set(appointment_ids))
+    ).select_related("patient", "assigned_to")
+    return {task.appointment_id: task for task in tasks.order_by("pk") if task.appointment_id}
+
+
 # --- recall -----------------------------------------------------------------------------------
 @dataclass
 class RecallState:
@@ -344,24 +366,35 @@ def recall_dates(
     return out
 
 
-def recall_states(
-    *,
-    branch: Branch,
-    now: datetime,
-    due_to: date | None = None,
-    patient_ids: Iterable[int] | None = None,
-    doctor_id: int | None = None,
-    hand_over_after_days: int | None = None,
-) -> list[RecallState]:
-    """The recall of the branch's patients (home branch) the clinic may call and who have no
-    future booking, with their recall task's attempts; lapsed ones flagged.
+def _lapsed(today: date, hand_over_after_days: int) -> Q:
+    """A recall handed over to reactivation: more than `hand_over_after_days` past due with
+    every attempt of its recall task used (the SQL form of `rules.is_recall_lapsed`)."""
+    return Q(
+        task_max__isnull=False,
+        recall_due_on__lt=today - timedelta(days=hand_over_after_days),
+        task_attempts__gte=F("task_max"),
+    )
 
-    The profile's `recall_due_on` is the earliest of every interval's due date, so it is
-    never later than the relevant date: filtering it by `due_to` keeps every candidate."""
+
+def _recall_profiles(
+    *, branch: Branch, now: datetime, hand_over_after_days: int | None,
+    due_from: date | None = None, due_to: date | None = None,
+    patient_ids: Iterable[int] | None = None, doctor_id: int | None = None,
+) -> QuerySet[Any]:  # fmt: skip
+    """The recall of the branch's patients (home branch) as one query: the profile's
+    `recall_due_on` (the CRM computes it with `rules.relevant_recall_due`, the one recall
+    rule), patients the clinic may call with no future booking, their last doctor, the
+    recall task of that date (attempts, status) and whether the recall lapsed. Filters,
+    counts and pages all run in the database."""
     today, _start = today_of(branch, now)
-    profiles = PatientProfile.objects.filter(
+    if hand_over_after_days is None:
+        rules = get_rule_values(branch.organization_id)
+        hand_over_after_days = rules[TaskKind.RECALL_DUE].hand_over_after_days
+    profiles: QuerySet[Any] = PatientProfile.objects.filter(
         home_branch=branch, organization_id=branch.organization_id, recall_due_on__isnull=False
     )
+    if due_from is not None:
+        profiles = profiles.filter(recall_due_on__gte=due_from)
     if due_to is not None:
         profiles = profiles.filter(recall_due_on__lte=due_to)
     if patient_ids is not None:
@@ -378,44 +411,75 @@ def recall_states(
     profiles = profiles.annotate(last_doctor_id=last_doctor)
     if doctor_id is not None:
         profiles = profiles.filter(Q(preferred_doctor_id=doctor_id) | Q(last_doctor_id=doctor_id))
-    dates = recall_dates(profiles, organization_id=branch.organization_id, zone=branch.zone)
-    states: list[RecallState] = []
-    for pid, last_visit, preferred, last_doc in profiles.values_list(
-        "patient_id", "last_visit_on", "preferred_doctor_id", "last_doctor_id"
-    ):
-        found = dates.get(pid)
-        if found is None or (due_to is not None and found[0] > due_to):
-            continue
-        states.append(RecallState(pid, found[0], found[1], last_visit, preferred, last_doc))
-    _attach_recall_tasks(states, branch, today, hand_over_after_days)
+    # The recall task of this date: the cause key names patient and date, so at most one.
+    task = CareTask.objects.filter(
+        organization_id=branch.organization_id, kind=TaskKind.RECALL_DUE,
+        patient_id=OuterRef("patient_id"), cause_on=OuterRef("recall_due_on"),
+    )  # fmt: skip
+    profiles = profiles.annotate(
+        task_id=Subquery(task.values("pk")[:1]),
+        task_attempts=Coalesce(Subquery(task.values("attempts")[:1]), Value(0)),
+        task_max=Subquery(task.values("max_attempts")[:1]),
+        task_status=Subquery(task.values("status")[:1]),
+        task_outcome=Subquery(task.values("outcome")[:1]),
+    )
+    lapsed = Case(
+        When(_lapsed(today, hand_over_after_days), then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+    annotated: QuerySet[Any] = profiles.annotate(is_lapsed=lapsed)
+    return annotated
+
+
+RECALL_COLUMNS = (
+    "patient_id", "recall_due_on", "last_visit_on", "preferred_doctor_id", "last_doctor_id",
+    "task_id", "task_attempts", "task_max", "task_status", "task_outcome", "is_lapsed",
+)  # fmt: skip
+
+
+def _state(row: tuple[Any, ...]) -> RecallState:
+    (patient_id, due_on, last_visit, preferred, last_doctor, task_id, attempts, max_attempts,
+     status, outcome, is_lapsed) = row  # fmt: skip
+    return RecallState(
+        patient_id, due_on, 0, last_visit, preferred, last_doctor, task_id, attempts,
+        max_attempts or 0, status or "", outcome or "", bool(is_lapsed),
+    )  # fmt: skip
+
+
+def recall_states(
+    *,
+    branch: Branch,
+    now: datetime,
+    due_to: date | None = None,
+    patient_ids: Iterable[int] | None = None,
+    doctor_id: int | None = None,
+    hand_over_after_days: int | None = None,
+    with_procedures: bool = False,
+) -> list[RecallState]:
+    """The recall of the branch's patients (home branch) the clinic may call and who have no
+    future booking, with their recall task's attempts; lapsed ones flagged. The procedure
+    to book is looked up only when asked (`with_procedures`)."""
+    profiles = _recall_profiles(
+        branch=branch, now=now, hand_over_after_days=hand_over_after_days, due_to=due_to,
+        patient_ids=patient_ids, doctor_id=doctor_id,
+    )  # fmt: skip
+    states = [_state(row) for row in profiles.order_by("patient_id").values_list(*RECALL_COLUMNS)]
+    if with_procedures:
+        _attach_procedures(states, branch)
     return states
 
 
-def _attach_recall_tasks(
-    states: list[RecallState], branch: Branch, today: date, hand_over_after_days: int | None
-) -> None:
+def _attach_procedures(states: list[RecallState], branch: Branch) -> None:
+    """The recall procedure to book for each state: the latest procedure of the interval
+    that decided the date (two queries for the lot)."""
     if not states:
         return
-    if hand_over_after_days is None:
-        hand_over_after_days = get_rule_values(branch.organization_id)[
-            TaskKind.RECALL_DUE
-        ].hand_over_after_days
-    by_key = {(s.patient_id, s.due_on): s for s in states}
-    tasks = CareTask.objects.filter(
-        organization_id=branch.organization_id,
-        kind=TaskKind.RECALL_DUE,
-        patient_id__in=[s.patient_id for s in states],
-    ).values_list("pk", "patient_id", "cause_on", "attempts", "max_attempts", "status", "outcome")
-    for pk, patient_id, cause_on, attempts, max_attempts, status, outcome in tasks:
-        state = by_key.get((patient_id, cause_on)) if cause_on is not None else None
-        if state is None:
-            continue
-        state.task_id, state.attempts, state.max_attempts = pk, attempts, max_attempts
-        state.task_status, state.outcome = status, outcome
-        state.is_lapsed = is_recall_lapsed(
-            due_on=state.due_on, today=today, hand_over_after_days=hand_over_after_days,
-            attempts=attempts, max_attempts=max_attempts,
-        )  # fmt: skip
+    profiles = PatientProfile.objects.filter(patient_id__in=[s.patient_id for s in states])
+    dates = recall_dates(profiles, organization_id=branch.organization_id, zone=branch.zone)
+    for state in states:
+        found = dates.get(state.patient_id)
+        state.procedure_id = found[1] if found is not None else 0
 
 
 @dataclass(frozen=True)
@@ -448,26 +512,29 @@ def list_recall(
     *, branch: Branch, filters: RecallFilters, now: datetime, offset: int = 0, limit: int = 50
 ) -> RecallList:
     """The recall list: one row per patient with their recall date (the earliest relevant),
-    patients with a future booking or a lapsed recall left out, earliest due first."""
+    patients with a future booking or a lapsed recall left out, earliest due first.
+
+    Filtered, counted and paged in the database (one count query, one page query), then
+    the page's patients, procedures and doctors by id."""
     today, _start = today_of(branch, now)
-    states = [
-        s
-        for s in recall_states(
-            branch=branch, now=now, due_to=filters.due_to, doctor_id=filters.doctor_id
-        )
-        if not s.is_lapsed
-        and (filters.due_from is None or s.due_on >= filters.due_from)
-        and (filters.attempts_min is None or s.attempts >= filters.attempts_min)
-        and (filters.attempts_max is None or s.attempts <= filters.attempts_max)
-    ]
-    patients = {
-        p.pk: p
-        for p in Patient.objects.filter(pk__in=[s.patient_id for s in states]).only(
-            "pk", "display_name", "number", "home_branch_id", "organization_id"
-        )
-    }
-    states.sort(key=lambda s: (s.due_on, patients[s.patient_id].display_name, s.patient_id))
-    page = states[offset : offset + limit]
+    found = _recall_profiles(
+        branch=branch, now=now, hand_over_after_days=None, due_from=filters.due_from,
+        due_to=filters.due_to, doctor_id=filters.doctor_id,
+    ).filter(is_lapsed=False)  # fmt: skip
+    if filters.attempts_min is not None:
+        found = found.filter(task_attempts__gte=filters.attempts_min)
+    if filters.attempts_max is not None:
+        found = found.filter(task_attempts__lte=filters.attempts_max)
+    totals = found.aggregate(
+        count=Count("pk"), overdue=Count("pk", filter=Q(recall_due_on__lt=today))
+    )
+    ordered = found.order_by("recall_due_on", "patient__display_name", "patient_id")
+    page = [_state(row) for row in ordered.values_list(*RECALL_COLUMNS)[offset : offset + limit]]
+    _attach_procedures(page, branch)
+    page = [s for s in page if s.procedure_id]  # no recall procedure left: nothing to book
+    patients = Patient.objects.only(
+        "pk", "display_name", "number", "home_branch_id", "organization_id"
+    ).in_bulk([s.patient_id for s in page])
     procedures = Procedure.objects.in_bulk({s.procedure_id for s in page})
     doctors = User.objects.in_bulk({s.doctor_id for s in page if s.doctor_id})
     rows = [
@@ -477,8 +544,7 @@ def list_recall(
         )
         for s in page
     ]  # fmt: skip
-    overdue = sum(1 for s in states if s.due_on < today)
-    return RecallList(rows=rows, count=len(states), overdue=overdue, page_states=page)
+    return RecallList(rows=rows, count=totals["count"], overdue=totals["overdue"], page_states=page)
 
 
 def recall_due_window(today: date, days: int = 30) -> tuple[date | None, date]:

@@ -26,7 +26,14 @@ from chairtime.accounts.models import User
 from chairtime.audit.models import AuditAction
 from chairtime.audit.services import diff, record_event
 from chairtime.care.choices import AssignTo, CancelReason, Outcome, TaskKind, TaskStatus
-from chairtime.care.generation import Context, OpenTask, TaskSpec, assignment, candidate_specs
+from chairtime.care.generation import (
+    Context,
+    OpenTask,
+    TaskSpec,
+    assignment,
+    candidate_specs,
+    home_branch_moves,
+)
 from chairtime.care.generation import vanished as vanished_reasons
 from chairtime.care.models import CareRule, CareTask, TaskAttempt
 from chairtime.care.rules import (
@@ -211,6 +218,7 @@ def _generate_for_branch(branch: Branch, now: datetime) -> GenerationResult:
             .order_by("pk")
         )
         ctx = Context.of(branch, now, get_rule_values(branch.organization_id))
+        _follow_home_branch(ctx)
         specs = candidate_specs(ctx)
         existing = _existing_keys(branch.organization_id, [s.cause_key for s in specs])
         new = [spec for spec in specs if spec.cause_key not in existing]
@@ -223,6 +231,25 @@ def _generate_for_branch(branch: Branch, now: datetime) -> GenerationResult:
             result.created[task.kind] += 1
         result.cancelled.update(_cancel_vanished(ctx))
     return result
+
+
+def _follow_home_branch(ctx: Context) -> None:
+    """Open recall, reactivation and birthday tasks follow their patient to a new home
+    branch (to or from this one): their key names the patient, so the new branch's run
+    finds the task made and must not lose the call (nor the old branch cancel it)."""
+    moves = home_branch_moves(ctx)
+    if not moves:
+        return
+    tasks = CareTask.objects.select_for_update().filter(pk__in=list(moves), status=TaskStatus.OPEN)
+    for task in tasks.order_by("pk"):
+        before = task.branch_id
+        task.branch_id = moves[task.pk]
+        task.save(update_fields=["branch", "updated_at"])
+        record_event(
+            actor=None, action=AuditAction.UPDATE, target=task,
+            summary=f"care task {task.kind} moved to the patient's home branch",
+            changes={"branch": (before, task.branch_id)},
+        )  # fmt: skip
 
 
 def _existing_keys(organization_id: int, keys: list[str]) -> set[str]:
@@ -324,7 +351,7 @@ def record_attempt(
     Reached, booked, declined, wrong number and "asked not to be contacted" close the task;
     "no answer" moves the next call past the cool-off, and closes it once the last attempt
     allowed went unanswered. "Asked not to be contacted" also records the patient's refusal
-    of service calls (a phone consent "no", origin verbal) and cancels their other open
+    on every channel (service and marketing, origin verbal) and cancels their other open
     tasks. Bad input, a closed task, or a count that moved since the caller looked
     (`expected_attempts`) change nothing.
     """
@@ -375,31 +402,45 @@ def _task_state(task: CareTask) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _record_refusal(actor: User, task: CareTask, now: datetime) -> None:
-    """The patient asked not to be called: a phone/service refusal on file (unless the
-    newest one already is), and their other open tasks cancelled.
+# "Asked not to be contacted": every channel the clinic calls or messages on (ADR 11).
+REFUSED_CHANNELS = tuple(ContactChannel.values)
 
-    Written here rather than through patients.services.record_consents, which records only
-    changes from a "silence is no" default: for service calls silence is yes (ADR 11), so
-    a first refusal must be a row of its own."""
+
+def _record_refusal(actor: User, task: CareTask, now: datetime) -> None:
+    """The patient asked not to be contacted: a refusal on file for every channel, for
+    service contact (calls, reminders, follow-ups) and for marketing, and their other open
+    tasks cancelled.
+
+    A row is written only where the newest answer is not already "no": for service that
+    means a refusal unless the newest row is one (silence is yes); for marketing only where
+    the newest row is a "yes" (silence is already no). Written here rather than through
+    patients.services.record_consents, which records only changes from a "silence is no"
+    default: for service contact silence is yes (ADR 11), so a first refusal must be a row
+    of its own."""
     patient = Patient.objects.get(pk=task.patient_id)
-    newest = (
-        Consent.objects.filter(
-            patient=patient, channel=ContactChannel.PHONE, purpose=ConsentPurpose.SERVICE
-        )
+    newest: dict[tuple[str, str], bool] = {}
+    for channel, purpose, is_granted in (
+        Consent.objects.filter(patient=patient)
         .order_by("-recorded_at", "-id")
-        .first()
-    )
-    if newest is None or newest.is_granted:
+        .values_list("channel", "purpose", "is_granted")
+    ):
+        newest.setdefault((channel, purpose), is_granted)
+    wanted = [
+        (channel, purpose)
+        for channel in REFUSED_CHANNELS
+        for purpose in (ConsentPurpose.SERVICE, ConsentPurpose.MARKETING)
+        if newest.get((channel, purpose), purpose == ConsentPurpose.SERVICE)
+    ]
+    for channel, purpose in wanted:
         consent = Consent.objects.create(
-            patient=patient, channel=ContactChannel.PHONE, purpose=ConsentPurpose.SERVICE,
-            is_granted=False, origin=ConsentOrigin.VERBAL, recorded_at=now, recorded_by=actor,
+            patient=patient, channel=channel, purpose=purpose, is_granted=False,
+            origin=ConsentOrigin.VERBAL, recorded_at=now, recorded_by=actor,
             note=f"care task {task.pk}",
         )  # fmt: skip
         record_event(
             actor=actor, action=AuditAction.CREATE, target=consent, patient_id=patient.pk,
             branch_id=task.branch_id, organization_id=patient.organization_id,
-            summary="phone/service=no", changes={"origin": (None, ConsentOrigin.VERBAL)},
+            summary=f"{channel}/{purpose}=no", changes={"origin": (None, ConsentOrigin.VERBAL)},
         )  # fmt: skip
     others = (
         CareTask.objects.select_for_update()

@@ -127,9 +127,11 @@ def _book_url(task: CareTask) -> str:
     query: dict[str, int] = {"patient": task.patient_id}
     if task.kind == TaskKind.RECALL_DUE:
         for state in recall_states(
-            branch=task.branch, now=timezone.now(), patient_ids=[task.patient_id]
-        ):
-            query["procedure"] = state.procedure_id
+            branch=task.branch, now=timezone.now(), patient_ids=[task.patient_id],
+            with_procedures=True,
+        ):  # fmt: skip
+            if state.procedure_id:
+                query["procedure"] = state.procedure_id
             if state.doctor_id is not None:
                 query["doctor"] = state.doctor_id
     return f"{reverse('scheduling:appointment_create')}?{urlencode(query)}"

@@ -1,7 +1,8 @@
 """The one way in to a message or an inbox item: a branch the user may read messages in.
 
 Staff see the messages of every branch of the organisation where they hold
-`messaging.view`; anything else looks missing (404).
+`messaging.view`; an inbound message routed to no branch (an unknown sender) is seen by
+those who hold it in every branch. Anything else looks missing (404).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from chairtime.core.errors import NotFound
 from chairtime.messaging.models import InboundMessage, Message
 from chairtime.tenancy.access import AnyUser, BranchAccess, get_branch_access, list_user_branches
+from chairtime.tenancy.models import Branch
 from chairtime.tenancy.roles import Capability
 
 
@@ -26,12 +28,26 @@ def messaging_branch_ids(
     return allowed
 
 
+def holds_in_every_branch(user: AnyUser, organization_id: int, capability: Capability) -> bool:
+    """The user holds the capability in every active branch of the organisation."""
+    every = set(
+        Branch.objects.filter(organization_id=organization_id, is_active=True).values_list(
+            "pk", flat=True
+        )
+    )
+    return bool(every) and every <= set(messaging_branch_ids(user, capability))
+
+
 def _check(
     access: BranchAccess, branch_id: int | None, capabilities: tuple[Capability, ...]
 ) -> None:
-    """The user holds every capability in the branch the row belongs to."""
+    """The user holds every capability in the branch the row belongs to (in every branch
+    of the organisation for a row of no branch)."""
     if branch_id is None:
-        raise NotFound
+        organization_id = access.branch.organization_id
+        if not all(holds_in_every_branch(access.user, organization_id, c) for c in capabilities):
+            raise NotFound
+        return
     branch_access = get_branch_access(access.user, branch_id)
     for capability in capabilities:
         branch_access.require(capability)

@@ -3,6 +3,9 @@
 Reading needs messaging.view; enqueueing a message also needs care.work and is for
 service messages only (marketing goes through campaigns and their consent checks).
 Missing and forbidden both answer 404; bad input 422 naming the field.
+
+An API caller's idempotency key is stored as "api:<key>", so it can never name one of our
+own messages ("reminder:appointment:…"), and is shown back as the caller gave it.
 """
 
 # No `from __future__ import annotations` here: ninja reads the annotations at import.
@@ -11,6 +14,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
@@ -35,6 +39,17 @@ inbox_router = Router(tags=["messages"])
 
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 MAX_ROWS = 500
+API_KEY_PREFIX = "api:"
+
+
+def stored_key(key: str) -> str:
+    """The outbox's key for a key an API caller gave."""
+    return API_KEY_PREFIX + key.strip()
+
+
+def shown_key(key: str) -> str:
+    """A key as the API shows it: the caller's own, without our prefix."""
+    return key.removeprefix(API_KEY_PREFIX)
 
 
 class EventOut(Schema):
@@ -79,7 +94,9 @@ class MessageIn(Schema):
     to_address: str = Field(
         ..., max_length=254, description="phone (E.164 or national), e-mail or WeChat openid"
     )
-    idempotency_key: str = Field(..., max_length=200, description="the same key twice sends once")
+    idempotency_key: str = Field(
+        ..., max_length=200 - len(API_KEY_PREFIX), description="the same key twice sends once"
+    )
     body: str = Field("", max_length=100_000)
     subject: str = Field("", max_length=200)
     template_code: str = Field("", max_length=60, description="chat channels: the template")
@@ -87,7 +104,7 @@ class MessageIn(Schema):
         default_factory=dict, description="chat channels: its parameters"
     )
     patient: Id | None = None
-    not_before: datetime | None = None
+    not_before: datetime | None = Field(None, description="with its time zone (ISO 8601)")
 
 
 class MessageFilters(Schema):
@@ -121,7 +138,8 @@ def _message_out(m: Message) -> dict[str, Any]:
     return {
         "id": m.pk, "branch_id": m.branch_id, "patient_id": m.patient_id, "channel": m.channel,
         "purpose": m.purpose, "to_address": m.to_address, "subject": m.subject, "body": m.body,
-        "template_code": m.template_code, "params": m.params, "idempotency_key": m.idempotency_key,
+        "template_code": m.template_code, "params": m.params,
+        "idempotency_key": shown_key(m.idempotency_key),
         "cause": m.cause, "status": m.status, "reason": m.reason, "not_before": m.not_before,
         "attempts": m.attempts, "provider_message_id": m.provider_message_id,
         "error": m.error_text, "created_at": m.created_at, "sent_at": m.sent_at,
@@ -182,11 +200,14 @@ def message_enqueue(request: HttpRequest, payload: MessageIn) -> Status[MessageO
             patient = access_patient(access, payload.patient)
         except NotFound:
             raise InvalidInput.on("patient", _("No such patient.")) from None
-    before = get_message_by_key(access.branch.organization_id, payload.idempotency_key) is not None
+    if payload.not_before is not None and timezone.is_naive(payload.not_before):
+        raise InvalidInput.on("not_before", _("Give the time with its time zone."))
+    key = stored_key(payload.idempotency_key) if payload.idempotency_key.strip() else ""
+    before = get_message_by_key(access.branch.organization_id, key) is not None
     message = enqueue_message(
         actor=acting_user(request), branch=access.branch, channel=payload.channel,
         purpose=ConsentPurpose.SERVICE, to_address=payload.to_address,
-        idempotency_key=payload.idempotency_key, body=payload.body, subject=payload.subject,
+        idempotency_key=key, body=payload.body, subject=payload.subject,
         template_code=payload.template_code, params=payload.params, patient=patient,
         cause="api", not_before=payload.not_before,
     )  # fmt: skip

@@ -41,7 +41,7 @@ class Reason(models.TextChoices):
 
     NONE = "", _("—")
     QUIET_HOURS = "quiet_hours", _("Quiet hours in the recipient's time zone")
-    DAILY_CAP = "daily_cap", _("Daily limit of messages to this patient reached")
+    DAILY_CAP = "daily_cap", _("Daily limit of messages to this address reached")
     RETRY = "retry", _("Temporary provider failure: retrying with backoff")
     NO_CONSENT = "no_consent", _("No consent for marketing on this channel")
     REFUSED = "refused", _("The patient refused messages on this channel")
@@ -132,6 +132,8 @@ class TemplateCode(models.TextChoices):
     HOLIDAY_GREETING = "holiday_greeting", _("Holiday greeting")
     SEGMENT_CAMPAIGN = "segment_campaign", _("Message to a segment")
     STAFF_REPLY = "staff_reply", _("Staff reply")
+    SLOT_OFFER = "slot_offer", _("Offer of a freed slot (waitlist)")
+    SLOT_TAKEN = "slot_taken", _("Offered slot already taken (waitlist)")
 
 
 class RuleKind(models.TextChoices):

@@ -8,30 +8,41 @@ conditional on the row still being ours (status sending, claimed_by this worker)
 dispatcher that lost its lease can never overwrite another's work.
 
 Just before calling the transport the dispatcher renews its lease and stamps
-`attempt_started_at`. A row found `sending` with an expired lease therefore tells what
-happened: without the stamp nothing was sent (queued again); with it the provider is asked
-(`lookup`): found → sent, not found → queued again, cannot be asked → unknown, for a person.
+`attempt_started_at`. The transport must give up by a deadline half a lease later (the
+whole send, not each socket step), and another dispatcher takes over a `sending` row only
+half a lease after its lease ran out: the sender has certainly given up by then. A row
+found `sending` with an expired lease therefore tells what happened: without the stamp
+nothing was sent (queued again); with it the provider is asked (`lookup`): found → sent,
+not found → queued again, cannot be asked → unknown, for a person.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from chairtime.messaging.automation.selectors import obsolete_reason
-from chairtime.messaging.choices import EventKind, InboundKind, MessageStatus, Reason
-from chairtime.messaging.models import InboundMessage, Message
+from chairtime.messaging.choices import (
+    COUNTED_STATUSES,
+    EventKind,
+    InboundKind,
+    MessageStatus,
+    Reason,
+)
+from chairtime.messaging.models import Message
 from chairtime.messaging.policy import Block, Decision, Facts, Wait, decide, local_day_bounds
 from chairtime.messaging.services import add_event
 from chairtime.messaging.transports import get_transport
@@ -47,7 +58,7 @@ from chairtime.messaging.transports.base import (
     Unsupported,
 )
 from chairtime.patients.choices import ConsentOrigin
-from chairtime.patients.models import Consent, Patient
+from chairtime.patients.models import Consent
 
 logger = logging.getLogger("chairtime.messaging.dispatcher")
 
@@ -73,6 +84,17 @@ class DispatchConfig:
             backoff_cap=timedelta(seconds=config["BACKOFF_CAP_SECONDS"]),
             reconcile_after=timedelta(seconds=config["RECONCILE_AFTER_SECONDS"]),
         )  # fmt: skip
+
+    @property
+    def send_time(self) -> timedelta:
+        """How long one send may take in all (the transport's deadline): half the lease."""
+        return self.lease / 2
+
+    @property
+    def takeover_margin(self) -> timedelta:
+        """How long after a lease ran out another dispatcher may take the row over: by then
+        its sender has passed its deadline by at least half a lease."""
+        return self.lease / 2
 
 
 def new_worker_id() -> str:
@@ -131,11 +153,14 @@ def claim_due(*, worker: str, now: datetime, lease: timedelta, limit: int) -> li
         return sorted(row[0] for row in cursor.fetchall())
 
 
-def claim_to_reconcile(*, worker: str, now: datetime, lease: timedelta, limit: int) -> list[int]:
-    """Claim rows a dead dispatcher left `sending`, and unknown outcomes now due a look-up."""
+def claim_to_reconcile(
+    *, worker: str, now: datetime, lease: timedelta, limit: int, margin: timedelta
+) -> list[int]:
+    """Claim rows a dead dispatcher left `sending` (their lease ran out more than `margin`
+    ago), and unknown outcomes now due a look-up."""
     sql = _RECOVER.format(lock=_lock_clause())
-    at = _instant(now)
-    params: list[Any] = [_instant(now + lease), worker, at, at, at, limit, at, at]
+    at, expired = _instant(now), _instant(now - margin)
+    params: list[Any] = [_instant(now + lease), worker, at, expired, at, limit, expired, at]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         return sorted(row[0] for row in cursor.fetchall())
@@ -163,8 +188,9 @@ class Dispatcher:
     def run_once(self) -> int:
         """One pass; returns how many rows it took (0: nothing to do, sleep a while)."""
         recovered = claim_to_reconcile(
-            worker=self.worker, now=self.clock(), lease=self.config.lease, limit=self.config.batch
-        )
+            worker=self.worker, now=self.clock(), lease=self.config.lease,
+            limit=self.config.batch, margin=self.config.takeover_margin,
+        )  # fmt: skip
         for message_id in recovered:
             self.reconcile(message_id)
         claimed = claim_due(
@@ -199,8 +225,10 @@ class Dispatcher:
         if message is None:
             return
         transport = self.transport_for(message.channel)
+        # Real time, not the clock's: the transport gives up well inside the lease.
+        deadline = time.monotonic() + self.config.send_time.total_seconds()
         try:
-            outcome = transport.send(message)
+            outcome = transport.send(message, deadline=deadline)
         except Exception as error:  # a bug in a transport: it may have sent; never resend blindly
             logger.exception("transport %s raised for message %s", transport.name, message.pk)
             outcome = Unknown(f"{type(error).__name__}: {error}")
@@ -280,9 +308,22 @@ class Dispatcher:
         kind: str,
         sent_at: datetime | None = None,
     ) -> None:
-        if self._update(message, now, status=S.SENT, provider_message_id=provider_id[:100],
-                        sent_at=sent_at or now, reason=Reason.NONE, error_code="", error_text="",
-                        lease_until=None, claimed_by="", attempt_started_at=None):  # fmt: skip
+        try:
+            with transaction.atomic():  # a savepoint: the provider's id is unique per channel
+                updated = self._update(
+                    message, now, status=S.SENT, provider_message_id=provider_id[:100],
+                    sent_at=sent_at or now, reason=Reason.NONE, error_code="", error_text="",
+                    lease_until=None, claimed_by="", attempt_started_at=None,
+                )  # fmt: skip
+        except IntegrityError:
+            # Another of our messages holds this id: ours is not proven sent. Ask again later
+            # (the look-up skips ids already held), never send blindly.
+            message.provider_message_id = ""
+            self._unknown(
+                message, now, f"the provider's id {provider_id} is held by another message"
+            )
+            return
+        if updated:
             add_event(message, kind, now=now, before=S.SENDING, after=S.SENT,
                       detail=provider_id, worker=self.worker)  # fmt: skip
 
@@ -387,47 +428,84 @@ class Dispatcher:
 
 # --- the facts the send rules need ----------------------------------------------------------
 def gather_facts(message: Message, now: datetime) -> Facts:
-    """Consent, address and today's count for one message. The patient's row is locked
-    while counting (PostgreSQL), so two dispatchers cannot both take the last place under
-    a daily cap; on SQLite the write transaction already runs alone."""
+    """Consent, the address's opt-out and today's count for one message.
+
+    The daily cap counts what went to the recipient's address (a family's shared phone has
+    one cap, a message without a patient counts too) under a lock on that address
+    (PostgreSQL: an advisory lock for the transaction), so two dispatchers cannot both
+    take the last place; on SQLite the write transaction already runs alone."""
     branch = message.branch
     facts = Facts(
         purpose=message.purpose, country=branch.country, zone=branch.zone,
-        has_address=bool(message.to_address), has_patient=message.patient_id is not None,
+        has_address=bool(message.to_address),
     )  # fmt: skip
-    if message.patient_id is None:
-        opted_out = InboundMessage.objects.filter(
-            channel=message.channel, from_address=message.to_address, kind=InboundKind.OPT_OUT
-        ).exists()
-        return _replace(facts, address_opted_out=opted_out)
-    list(Patient.objects.select_for_update().filter(pk=message.patient_id).values_list("pk"))
-    consent = (
-        Consent.objects.filter(
-            patient_id=message.patient_id, channel=message.channel, purpose=message.purpose
+    if not message.to_address:
+        return facts
+    _lock_address(message.organization_id, message.to_address)
+    consent = None
+    if message.patient_id is not None:
+        consent = (
+            Consent.objects.filter(
+                patient_id=message.patient_id, channel=message.channel, purpose=message.purpose
+            )
+            .order_by("-recorded_at", "-id")
+            .values("is_granted", "origin", "recorded_at")
+            .first()
         )
-        .order_by("-recorded_at", "-id")
-        .values("is_granted", "origin")
-        .first()
-    )
-    start, end = local_day_bounds(now, branch.zone)
-    sent_today = (
-        Message.objects.filter(
-            patient_id=message.patient_id, purpose=message.purpose,
-            status__in=[S.SENDING, S.SENT, S.DELIVERED, S.UNKNOWN],
-            cleared_at__gte=start, cleared_at__lt=end,
-        )
-        .exclude(pk=message.pk)
-        .count()
-    )  # fmt: skip
-    return _replace(
+    # A grant recorded after the address said STOP is the patient asking again: it wins.
+    granted_at = consent["recorded_at"] if consent and consent["is_granted"] else None
+    stopped, sent_today = _address_facts(message, now, stopped_after=granted_at)
+    return replace(
         facts,
         consent=None if consent is None else bool(consent["is_granted"]),
         consent_from_reply=consent is not None and consent["origin"] == ConsentOrigin.MESSAGE_REPLY,
+        address_opted_out=stopped,
         sent_today=sent_today,
     )
 
 
-def _replace(facts: Facts, **changes: object) -> Facts:
-    from dataclasses import replace
+# Hot path (every message): one plain statement rather than two ORM queries.
+_ADDRESS_FACTS = """
+SELECT
+    EXISTS (
+        SELECT 1 FROM messaging_inboundmessage
+        WHERE channel = %s AND from_address = %s AND kind = %s
+          AND (organization_id = %s OR organization_id IS NULL) AND received_at > %s
+    ),
+    (
+        SELECT COUNT(*) FROM messaging_message
+        WHERE organization_id = %s AND to_address = %s AND purpose = %s
+          AND status IN ({statuses}) AND cleared_at >= %s AND cleared_at < %s AND id <> %s
+    )
+"""
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
-    return replace(facts, **changes)  # type: ignore[arg-type]
+
+def _address_facts(
+    message: Message, now: datetime, *, stopped_after: datetime | None
+) -> tuple[bool, int]:
+    """Whether the address replied STOP on this channel (to this organisation, or to none
+    we could name) after `stopped_after`, and how many messages of this purpose the
+    organisation gave the provider for it on the recipient's local day (this one apart)."""
+    start, end = local_day_bounds(now, message.branch.zone)
+    statuses = ", ".join(["%s"] * len(COUNTED_STATUSES))
+    params: list[Any] = [
+        message.channel, message.to_address, InboundKind.OPT_OUT, message.organization_id,
+        _instant(stopped_after or _LONG_AGO),
+        message.organization_id, message.to_address, message.purpose, *COUNTED_STATUSES,
+        _instant(start), _instant(end), message.pk,
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(_ADDRESS_FACTS.format(statuses=statuses), params)
+        stopped, count = cursor.fetchone()
+    return bool(stopped), int(count)
+
+
+def _lock_address(organization_id: int, address: str) -> None:
+    """Serialise the cap check of one address (PostgreSQL; SQLite's writer runs alone)."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.sha256(f"messaging-cap:{organization_id}:{address}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])

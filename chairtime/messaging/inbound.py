@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from chairtime.audit.models import AuditAction
@@ -36,7 +36,7 @@ from chairtime.patients.models import Consent, Patient
 from chairtime.scheduling.choices import AppointmentStatus
 from chairtime.scheduling.models import Appointment
 from chairtime.scheduling.services import confirm_appointment
-from chairtime.tenancy.models import Branch
+from chairtime.tenancy.models import Branch, Organization
 
 logger = logging.getLogger("chairtime.messaging.inbound")
 
@@ -128,14 +128,11 @@ class Incoming:
 
 @dataclass
 class Match:
+    organization_id: int | None = None
     branch: Branch | None = None
     patient: Patient | None = None
     in_reply_to: Message | None = None
     candidates: tuple[Patient, ...] = ()
-
-    @property
-    def organization_id(self) -> int | None:
-        return self.branch.organization_id if self.branch is not None else None
 
 
 def _address(channel: str, raw: str) -> str:
@@ -147,8 +144,14 @@ def _address(channel: str, raw: str) -> str:
     return raw
 
 
-def _candidates(channel: str, address: str) -> list[Patient]:
+def patients_at(
+    channel: str, address: str, *, organization_id: int | None = None
+) -> QuerySet[Patient]:
+    """The patients reachable at this address on this channel (of one organisation, when
+    given): a family's shared phone reaches every one of them."""
     patients = Patient.objects.exclude(status=PatientStatus.MERGED).select_related("home_branch")
+    if organization_id is not None:
+        patients = patients.filter(organization_id=organization_id)
     if channel == ContactChannel.SMS:
         rows = patients.filter(phones__number=address)
     elif channel == ContactChannel.EMAIL:
@@ -158,35 +161,58 @@ def _candidates(channel: str, address: str) -> list[Patient]:
         if channel in PHONE_CHANNELS:
             condition |= Q(phones__number=address)
         rows = patients.filter(condition)
-    return list(rows.distinct().order_by("pk")[:20])
+    return rows.distinct().order_by("pk")
 
 
-def match_sender(channel: str, address: str) -> Match:
+def _only_branch(organization_id: int) -> Branch | None:
+    """The organisation's branch when it has exactly one (a single clinic), else None."""
+    branches = list(Branch.objects.filter(organization_id=organization_id, is_active=True)[:2])
+    return branches[0] if len(branches) == 1 else None
+
+
+def sole_organization_id() -> int | None:
+    """The organisation, when the deployment holds exactly one."""
+    ids = list(Organization.objects.values_list("pk", flat=True)[:2])
+    return ids[0] if len(ids) == 1 else None
+
+
+def match_sender(channel: str, address: str, *, organization_id: int | None = None) -> Match:
     """The message this answers (the newest one we sent to the address), its patient and
-    branch; else the patients with this address, when they are all in one organisation."""
-    replied = (
-        Message.objects.select_related("branch", "patient__home_branch")
-        .filter(channel=channel, to_address=address, status__in=[S.SENT, S.DELIVERED])
-        .order_by("-sent_at", "-id")
-        .first()
+    branch; else the patients with this address, when they are all in one organisation.
+    `organization_id` (named by the webhook's URL, or the only one) limits the search to
+    it, and keeps a message from an unknown sender in it."""
+    sent = Message.objects.select_related("branch", "patient__home_branch").filter(
+        channel=channel, to_address=address, status__in=[S.SENT, S.DELIVERED]
     )
-    candidates = _candidates(channel, address)
+    if organization_id is not None:
+        sent = sent.filter(organization_id=organization_id)
+    replied = sent.order_by("-sent_at", "-id").first()
+    candidates = list(patients_at(channel, address, organization_id=organization_id)[:20])
     if replied is not None:
         patient = replied.patient
         same_org = tuple(p for p in candidates if p.organization_id == replied.organization_id)
         branch = patient.home_branch if patient is not None else replied.branch
-        return Match(branch, patient, replied, same_org or ((patient,) if patient else ()))
-    if not candidates or len({p.organization_id for p in candidates}) != 1:
-        return Match()
-    patient = candidates[0] if len(candidates) == 1 else None
-    return Match(candidates[0].home_branch, patient, None, tuple(candidates))
+        return Match(replied.organization_id, branch, patient, replied,
+                     same_org or ((patient,) if patient else ()))  # fmt: skip
+    if candidates and len({p.organization_id for p in candidates}) == 1:
+        patient = candidates[0] if len(candidates) == 1 else None
+        first = candidates[0]
+        return Match(first.organization_id, first.home_branch, patient, None, tuple(candidates))
+    if organization_id is not None:  # an unknown sender, to a known organisation
+        return Match(organization_id, _only_branch(organization_id))
+    return Match()
 
 
 def receive_inbound(
-    incoming: Incoming, *, now: datetime | None = None
+    incoming: Incoming, *, organization_id: int | None = None, now: datetime | None = None
 ) -> tuple[InboundMessage, bool]:
-    """Store an inbound message once and act on it; returns it and whether it is new."""
+    """Store an inbound message once and act on it; returns it and whether it is new.
+
+    `organization_id`: the organisation the webhook's URL names (`?org=<slug>`); without
+    it, the deployment's only organisation, if it has one. A message whose organisation
+    cannot be known at all is still stored (and logged), for an administrator."""
     now = now or timezone.now()
+    organization_id = organization_id or sole_organization_id()
     channel = PROVIDER_CHANNEL[incoming.provider]  # type: ignore[index]
     with transaction.atomic():
         existing = InboundMessage.objects.filter(
@@ -195,7 +221,7 @@ def receive_inbound(
         if existing is not None:
             return existing, False
         address = _address(channel, incoming.from_address)
-        match = match_sender(channel, address)
+        match = match_sender(channel, address, organization_id=organization_id)
         kind = classify_reply(incoming.body, is_reply=match.in_reply_to is not None)
         try:
             with transaction.atomic():
@@ -210,6 +236,11 @@ def receive_inbound(
             return InboundMessage.objects.get(
                 channel=channel, provider_message_id=incoming.provider_message_id
             ), False
+        if match.organization_id is None:
+            logger.warning(
+                "inbound %s message %s from an unknown sender for no known organisation: "
+                "name it in the webhook URL (?org=<slug>)", channel, inbound.pk,
+            )  # fmt: skip
         record_event(
             actor=None, action=AuditAction.CREATE, target=inbound,
             organization_id=match.organization_id, branch_id=inbound.branch_id,
@@ -237,27 +268,39 @@ def _act(inbound: InboundMessage, match: Match, now: datetime) -> None:
 def _opt_out(inbound: InboundMessage, match: Match, now: datetime) -> tuple[str, bool]:
     """STOP on a channel stops every message on that channel, service and marketing alike
     (ADR 10): the person asked for no more messages, not for fewer adverts. It applies to
-    every patient of the organisation at this address (a family's shared phone)."""
-    patients = (inbound.patient,) if inbound.patient is not None else match.candidates
+    every patient of the organisation reachable at this address (a family's shared
+    phone), and the dispatcher checks the address itself for every message, so a patient
+    added to that phone later is not messaged either."""
+    patients: dict[int, Patient] = {}
+    if match.organization_id is not None:
+        reachable = patients_at(
+            inbound.channel, inbound.from_address, organization_id=match.organization_id
+        )
+        patients = {patient.pk: patient for patient in reachable}
+    if inbound.patient is not None:
+        patients.setdefault(inbound.patient.pk, inbound.patient)
     if not patients:
         return "no patient matched: further messages to this address are blocked", True
-    rows = Consent.objects.bulk_create(
-        Consent(
-            patient=patient, channel=inbound.channel, purpose=purpose, is_granted=False,
-            origin=ConsentOrigin.MESSAGE_REPLY, recorded_at=now,
-            note=f"Reply: {inbound.body}"[:200],
-        )
-        for patient in patients
-        for purpose in (ConsentPurpose.SERVICE, ConsentPurpose.MARKETING)
-    )  # fmt: skip
-    for patient in patients:
+    for patient in patients.values():
+        rows = Consent.objects.bulk_create(
+            Consent(
+                patient=patient, channel=inbound.channel, purpose=purpose, is_granted=False,
+                origin=ConsentOrigin.MESSAGE_REPLY, recorded_at=now,
+                note=f"Reply: {inbound.body}"[:200],
+            )
+            for purpose in (ConsentPurpose.SERVICE, ConsentPurpose.MARKETING)
+        )  # fmt: skip
         record_event(
             actor=None, action=AuditAction.CREATE, target=rows[0], patient_id=patient.pk,
             branch_id=patient.home_branch_id, organization_id=patient.organization_id,
             summary=f"{inbound.channel}/service=no, {inbound.channel}/marketing=no (reply)",
             changes={"origin": (None, ConsentOrigin.MESSAGE_REPLY)},
         )  # fmt: skip
-    return f"{inbound.channel} messages stopped (service and marketing)", True
+    count = len(patients)
+    return (
+        f"{inbound.channel} messages stopped (service and marketing) for {count} patient"
+        + ("s" if count != 1 else "")
+    ), True
 
 
 def _confirm(inbound: InboundMessage, now: datetime) -> tuple[str, bool]:
@@ -280,7 +323,9 @@ def _confirm(inbound: InboundMessage, now: datetime) -> tuple[str, bool]:
         return "no booked appointment to confirm", False
     try:
         # The patient confirms, not a member of staff: the audit event has no actor.
-        confirm_appointment(actor=None, appointment=appointment, now=now)  # type: ignore[arg-type]
+        confirm_appointment(
+            actor=None, appointment=appointment, now=now, by="by the patient's reply"
+        )
     except InvalidInput as error:
         return f"could not confirm: {error}", False
     local = timezone.localtime(appointment.starts_at, appointment.branch.zone)

@@ -106,6 +106,13 @@ class Message(TimeStampedModel):
             models.UniqueConstraint(
                 fields=["organization", "idempotency_key"], name="message_idempotency_unique"
             ),
+            # One provider message is one of ours: a look-up can never give two rows the
+            # same send (and a delivery report finds exactly one).
+            models.UniqueConstraint(
+                fields=["channel", "provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="message_provider_id_unique",
+            ),
         ]
         indexes = [
             # The dispatcher's claim: due rows in order, nothing else in the index.
@@ -121,7 +128,11 @@ class Message(TimeStampedModel):
                 name="message_recover_idx",
             ),
             models.Index(fields=["branch", "-created_at"], name="message_branch_idx"),
-            models.Index(fields=["patient", "purpose", "cleared_at"], name="message_cap_idx"),
+            # The daily cap: what went to one address today.
+            models.Index(
+                fields=["organization", "to_address", "purpose", "cleared_at"],
+                name="message_address_cap_idx",
+            ),
             models.Index(fields=["channel", "provider_message_id"], name="message_provider_idx"),
             models.Index(fields=["channel", "to_address", "-sent_at"], name="message_to_idx"),
         ]

@@ -1,15 +1,17 @@
 """The send rules: may this message go now, later (when), or never (why)?
 
-Pure functions: the dispatcher gathers the facts (consent, address, what this patient was
+Pure functions: the dispatcher gathers the facts (consent, address, what this address was
 already sent today) and passes `now`; nothing here reads the database or the clock.
 
 - Consent: the newest consent row for (patient, channel, purpose) counts. Service messages
   go unless refused; marketing needs a granted row. A refusal that came from the
-  patient's own reply ("STOP") reads as opted out.
+  patient's own reply ("STOP") reads as opted out, and so does an address that replied
+  STOP (anyone on a family's shared phone), unless the patient granted consent since.
 - Quiet hours: each purpose has a window of local wall-clock time in the recipient's time
   zone; outside it the message waits for the next opening, computed in wall time and
   turned into an instant by the zone (a daylight-saving day is 23 or 25 hours long).
-- Daily caps per patient and purpose, counted over the recipient's local day.
+- Daily caps per recipient address and purpose (a shared phone has one cap; a message
+  without a patient is counted too), over the recipient's local day.
 
 The per-country table is the one place these numbers live.
 """
@@ -78,11 +80,10 @@ class Facts:
     country: str
     zone: ZoneInfo
     has_address: bool = True
-    has_patient: bool = False
-    consent: bool | None = None  # the newest row's answer; None: no row
+    consent: bool | None = None  # the newest row's answer; None: no row (or no patient)
     consent_from_reply: bool = False  # that row came from the patient's reply
-    address_opted_out: bool = False  # a patient-less address that replied "STOP"
-    sent_today: int = 0  # to this patient, this purpose, this local day
+    address_opted_out: bool = False  # the address replied "STOP", no grant since
+    sent_today: int = 0  # to this address, this purpose, this local day
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def decide(facts: Facts, now: datetime) -> Decision:
     local = now.astimezone(facts.zone)
     if not window.contains(local.time()):
         return Wait(next_opening(now, facts.zone, window), Reason.QUIET_HOURS)
-    if facts.has_patient and facts.sent_today >= rules.daily_cap(facts.purpose):
+    if facts.sent_today >= rules.daily_cap(facts.purpose):
         tomorrow = local.date() + timedelta(days=1)
         return Wait(wall_instant(tomorrow, window.opens, facts.zone), Reason.DAILY_CAP)
     return Go()

@@ -3,7 +3,12 @@
 Pure text rules in the four languages, without case or diacritics ("ĐỪNG NHẮN NỮA" is
 "dung nhan nua"). A one-word confirmation must be the whole reply ("C", "Có", "Sí!",
 "确认"); a stop or call-back request may sit inside a sentence ("please stop texting me").
-Stopping wins over everything else: a message that says both is a stop.
+Stopping wins over everything else: a message that says both is a stop. "CANCEL" stops
+only as the whole reply (as carriers read it): "I need to cancel my appointment" is a
+reply for staff.
+
+The lists below may be written with or without diacritics: each entry is folded by the
+same `normalize` as the replies, once, when the module loads.
 """
 
 from __future__ import annotations
@@ -19,28 +24,29 @@ _PUNCTUATION = re.compile(
 )
 
 # Whole-message keywords (folded, punctuation removed).
-STOP_WORDS = frozenset({
-    "stop", "stopall", "unsubscribe", "end", "quit", "optout", "opt out", "revoke",
+_STOP_WORDS = (
+    "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "opt out", "revoke",
+    "please stop",
     "huy dang ky", "tu choi", "ngung", "ngung lai", "dung lai",  # Vietnamese ("dung" alone is also "đúng", right)
     "td", "退订", "退訂", "取消订阅", "停止",  # Chinese ("回复TD退订")
-    "baja", "alto", "parar", "cancelar suscripcion",  # Spanish
-})  # fmt: skip
+    "baja", "alto", "parar", "cancelar suscripción",  # Spanish
+)  # fmt: skip
 # Phrases that mean "stop" anywhere in a longer text.
-STOP_PHRASES = (
-    "stop texting", "stop messaging", "stop sending", "dont text", "don t text", "do not text",
+_STOP_PHRASES = (
+    "please stop", "stop texting", "stop messaging", "stop sending", "dont text", "don t text", "do not text",
     "dont message", "do not message", "dont contact", "do not contact", "unsubscribe",
-    "dung nhan", "dung gui", "khong nhan tin", "ngung nhan", "ngung gui", "khong muon nhan",
+    "đừng nhắn", "đừng gửi", "không nhắn tin", "ngừng nhắn", "ngừng gửi", "không muốn nhận",
     "退订", "退訂", "不要再发", "别再发", "不要再給", "不要发短信", "取消订阅",
-    "no me escriban", "no me escribas", "no me envien", "no me envies", "dejen de escribir",
+    "no me escriban", "no me escribas", "no me envíen", "no me envíes", "dejen de escribir",
     "dejen de enviar", "darme de baja", "dar de baja", "no quiero recibir",
 )  # fmt: skip
-CONFIRM_WORDS = frozenset({
+_CONFIRM_WORDS = (
     "c", "y", "yes", "ok", "okay", "confirm", "confirmed", "yes please",
     "co", "vang", "da", "dong y", "xac nhan", "ok em", "co a",  # Vietnamese
     "确认", "確認", "是", "好", "好的", "可以",  # Chinese
     "si", "confirmo", "confirmado", "vale", "de acuerdo",  # Spanish
-})  # fmt: skip
-CALLBACK_PHRASES = (
+)  # fmt: skip
+_CALLBACK_PHRASES = (
     "call me", "callback", "call back", "please call", "ring me", "give me a call",
     "goi lai", "goi cho toi", "goi cho em", "goi dien", "lien lac lai",
     "回电", "回電", "给我打电话", "打电话给我", "请致电",
@@ -51,6 +57,12 @@ CALLBACK_PHRASES = (
 def normalize(text: str) -> str:
     """Folded (no case, no diacritics), punctuation as single spaces."""
     return " ".join(_PUNCTUATION.sub(" ", fold(text)).split())
+
+
+STOP_WORDS = frozenset(normalize(word) for word in _STOP_WORDS)
+STOP_PHRASES = tuple(normalize(phrase) for phrase in _STOP_PHRASES)
+CONFIRM_WORDS = frozenset(normalize(word) for word in _CONFIRM_WORDS)
+CALLBACK_PHRASES = tuple(normalize(phrase) for phrase in _CALLBACK_PHRASES)
 
 
 def classify_reply(text: str, *, is_reply: bool) -> str:

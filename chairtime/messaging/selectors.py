@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from chairtime.messaging.models import InboundMessage, Message, MessageEvent
+from chairtime.tenancy.models import Organization
 
 
 def list_messages(
@@ -43,16 +44,30 @@ def get_message_by_key(organization_id: int, idempotency_key: str) -> Message | 
     ).first()
 
 
+def get_organization_id(slug: str) -> int | None:
+    """The organisation a webhook URL names (`?org=<slug>`)."""
+    return Organization.objects.filter(slug=slug).values_list("pk", flat=True).first()
+
+
 def list_message_events(message: Message) -> QuerySet[MessageEvent]:
     return message.events.order_by("occurred_at", "id")
 
 
 def list_inbox(
-    *, branch_ids: Iterable[int], show: str = "open", kind: str = ""
+    *,
+    branch_ids: Iterable[int],
+    organization_id: int | None = None,
+    show: str = "open",
+    kind: str = "",
 ) -> QuerySet[InboundMessage]:
     """The inbox of the given branches: unhandled first (oldest waiting first), then handled
-    (newest first). `show`: "open" (unhandled only), "all"."""
-    rows = InboundMessage.objects.filter(branch_id__in=list(branch_ids)).select_related(
+    (newest first). `show`: "open" (unhandled only), "all". With `organization_id`, also
+    that organisation's messages routed to no branch (an unknown sender): for someone who
+    reads messages in every branch of it."""
+    scope = Q(branch_id__in=list(branch_ids))
+    if organization_id is not None:
+        scope |= Q(organization_id=organization_id, branch__isnull=True)
+    rows = InboundMessage.objects.filter(scope).select_related(
         "patient", "branch", "assigned_to", "handled_by", "in_reply_to"
     )
     if show == "open":

@@ -29,6 +29,7 @@ from chairtime.messaging.choices import (
     Reason,
 )
 from chairtime.messaging.models import InboundMessage, Message, MessageEvent
+from chairtime.messaging.transports import get_transport
 from chairtime.messaging.transports.chat import CHAT_TEMPLATES, validate_chat_params
 from chairtime.patients.choices import ConsentPurpose, ContactChannel
 from chairtime.patients.models import Patient
@@ -177,12 +178,23 @@ def resolve_unknown_message(
     *, actor: User, message: Message, was_sent: bool, now: datetime | None = None
 ) -> Message:
     """A person decides what the provider could not tell us: it went (sent), or it did not
-    (queued again). Only for messages whose outcome is unknown."""
+    (queued again). Only for messages whose outcome is unknown; "send again" only once the
+    provider cannot be asked (while the automatic look-up is pending, its answer decides:
+    a second send could reach the patient twice)."""
     now = now or timezone.now()
     locked = Message.objects.select_for_update().get(pk=message.pk)
     if locked.status != MessageStatus.UNKNOWN:
         raise InvalidInput.on(
             "status", _("Only a message whose outcome is unknown can be resolved.")
+        )
+    pending = locked.reason == Reason.OUTCOME_UNKNOWN and get_transport(locked.channel).can_lookup
+    if not was_sent and pending:
+        raise InvalidInput.on(
+            "decision",
+            _(
+                "The provider is still being asked whether it got this message; it is sent "
+                "again on its own if the provider says it never did. Wait for that answer."
+            ),
         )
     before = locked.status
     if was_sent:

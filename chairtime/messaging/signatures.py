@@ -6,7 +6,9 @@
   channel's webhook secret, the raw request body)) — our contract with the gateway that
   relays their events (ADR 10).
 
-An empty secret never verifies: an unconfigured provider's hooks answer 403.
+An empty secret never verifies: an unconfigured provider's hooks answer 403. Signatures
+are compared as UTF-8 bytes: a header with non-ASCII characters is just a bad signature
+(compare_digest refuses non-ASCII text with a TypeError, which would be a 500).
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ def body_signature(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def same_signature(given: str, expected: str) -> bool:
+    """Constant-time comparison that any header value survives."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
+    )
+
+
 def called_url(request: HttpRequest) -> str:
     """The URL as the provider called it: behind a proxy, the public base URL we gave it."""
     base = settings.MESSAGING_PUBLIC_BASE_URL.rstrip("/")
@@ -44,11 +53,11 @@ def is_signed(request: HttpRequest, provider: str) -> bool:
         given = request.headers.get("X-Twilio-Signature", "")
         params = {name: request.POST.get(name, "") for name in request.POST}
         expected = twilio_signature(called_url(request), params, token)
-        return bool(token) and hmac.compare_digest(given, expected)
+        return bool(token) and same_signature(given, expected)
     secrets: dict[str, str] = {
         "zalo": settings.MESSAGING_ZALO["WEBHOOK_SECRET"],
         "wechat": settings.MESSAGING_WECHAT["WEBHOOK_SECRET"],
     }
     secret = secrets.get(provider, "")
     given = request.headers.get(SIGNATURE_HEADER, "")
-    return bool(secret) and hmac.compare_digest(given, body_signature(request.body, secret))
+    return bool(secret) and same_signature(given, body_signature(request.body, secret))

@@ -8,13 +8,13 @@ is their key (signatures.py); a bad one answers 403 and changes nothing.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -24,7 +24,12 @@ from django.views.decorators.http import require_GET, require_POST
 from chairtime.accounts.access import acting_user
 from chairtime.core.errors import InvalidInput
 from chairtime.core.http import is_htmx
-from chairtime.messaging.access import access_inbound, access_message, messaging_branch_ids
+from chairtime.messaging.access import (
+    access_inbound,
+    access_message,
+    holds_in_every_branch,
+    messaging_branch_ids,
+)
 from chairtime.messaging.choices import WEBHOOK_PROVIDERS, Provider
 from chairtime.messaging.forms import InboxFilterForm, OutboxFilterForm, ReplyForm, ResolveForm
 from chairtime.messaging.inbound import (
@@ -35,6 +40,7 @@ from chairtime.messaging.inbound import (
     receive_inbound,
 )
 from chairtime.messaging.selectors import (
+    get_organization_id,
     list_inbox,
     list_message_events,
     list_messages,
@@ -61,9 +67,9 @@ def _querystring(data: QueryDict) -> str:
 
 
 def _add_errors(form: forms.Form, error: InvalidInput) -> None:
-    for field, messages in error.errors.items():
-        for message in messages:
-            form.add_error(field if field in form.fields else None, message)
+    for field, texts in error.errors.items():
+        for text in texts:
+            form.add_error(field if field in form.fields else None, text)
 
 
 # --- the outbox -------------------------------------------------------------------------------
@@ -109,12 +115,14 @@ def message_resolve(request: HttpRequest, message_id: int) -> HttpResponse:
     message = access_message(access, message_id, also=Capability.MESSAGING_CONFIGURE)
     form = ResolveForm(request.POST)
     if form.is_valid():
-        # Resolved meanwhile by someone else (InvalidInput): the page shows how.
-        with contextlib.suppress(InvalidInput):
+        try:
             resolve_unknown_message(
                 actor=acting_user(request), message=message,
                 was_sent=form.cleaned_data["decision"] == "sent",
             )  # fmt: skip
+        except InvalidInput as error:  # resolved meanwhile, or the look-up is pending
+            for text in (m for errors in error.errors.values() for m in errors):
+                messages.error(request, text)
     return redirect("messaging:message_detail", message_id=message.pk)
 
 
@@ -129,9 +137,11 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
     access = branch_access_of(request)
     form = InboxFilterForm(request.GET or None)
     filters: dict[str, Any] = form.cleaned_data if form.is_valid() else {}
+    organization_id = access.branch.organization_id
+    whole = holds_in_every_branch(access.user, organization_id, Capability.MESSAGING_VIEW)
     rows = list_inbox(
         branch_ids=messaging_branch_ids(access.user), show=filters.get("show") or "open",
-        kind=filters.get("kind", ""),
+        kind=filters.get("kind", ""), organization_id=organization_id if whole else None,
     )  # fmt: skip
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "querystring": _querystring(request.GET)}
@@ -258,7 +268,15 @@ def inbound_hook(request: HttpRequest, provider: str) -> HttpResponse:
         )
     if not incoming.provider_message_id or not incoming.from_address:
         return _plain("A message id and a sender are required.", 400)
-    inbound, _created = receive_inbound(incoming)
+    # The organisation the provider's webhook URL names: Twilio signs the whole URL; our
+    # chat gateways sign the body, so for them the body's "org" counts (then the URL's).
+    slug = request.GET.get("org", "")
+    if provider != Provider.TWILIO:
+        slug = data.get("org", "") or slug
+    organization_id = get_organization_id(slug) if slug else None
+    if slug and organization_id is None:
+        return _plain(f"Unknown organisation: {slug}", 404)
+    inbound, _created = receive_inbound(incoming, organization_id=organization_id)
     if provider == Provider.TWILIO:  # an empty TwiML answer: no automatic reply
         return HttpResponse("<Response></Response>", content_type="text/xml")
     return _plain(inbound.kind, 200)

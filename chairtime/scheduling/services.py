@@ -49,6 +49,7 @@ from chairtime.scheduling.models import (
     Equipment,
 )
 from chairtime.scheduling.problems import describe_problem
+from chairtime.scheduling.signals import appointment_released
 from chairtime.tenancy.access import get_branch_access
 from chairtime.tenancy.models import Branch, Membership
 from chairtime.tenancy.roles import Capability, Role
@@ -365,6 +366,7 @@ def reschedule_appointment(
     proposal = _proposal(request, equipment, ignore=locked.pk)
     is_overbooked = _refuse(_problems(locked.branch, proposal, request, now), overbook)
     before = (locked.starts_at, locked.chair_id, locked.doctor_id, locked.status)
+    freed = (locked.starts_at, locked.ends_at)
     locked.starts_at, locked.ends_at = proposal.interval.start, proposal.interval.end
     locked.blocked_until, locked.chair, locked.doctor = (
         proposal.blocked_until,
@@ -381,6 +383,9 @@ def reschedule_appointment(
         changes={"starts_at": (before[0], locked.starts_at), "chair": (before[1], locked.chair_id),
                  "doctor": (before[2], locked.doctor_id), "status": (before[3], locked.status)},
     )  # fmt: skip
+    _announce_release(
+        locked, "rescheduled", chair_id=before[1], doctor_id=before[2], interval=freed
+    )
     return locked
 
 
@@ -416,13 +421,14 @@ def _transition_label(transition: str) -> str:
 
 
 def _transition(
-    actor: User,
+    actor: User | None,
     appointment: Appointment,
     transition: str,
     status: str,
     stamp: str,
     now: datetime | None,
     extra: Callable[[Appointment, datetime], None] | None = None,
+    by: str = "",
 ) -> Appointment:
     now = now or timezone.now()
     locked = _locked(appointment, transition)
@@ -434,17 +440,19 @@ def _transition(
     locked.save()
     record_event(
         actor=actor, action=AuditAction.UPDATE, target=locked, patient_id=locked.patient_id,
-        organization_id=locked.branch.organization_id, summary=_summary(locked),
-        changes={"status": (before, status)},
+        organization_id=locked.branch.organization_id,
+        summary=_summary(locked) + (f" · {by}" if by else ""), changes={"status": (before, status)},
     )  # fmt: skip
     return locked
 
 
 @transaction.atomic
 def confirm_appointment(
-    *, actor: User, appointment: Appointment, now: datetime | None = None
+    *, actor: User | None, appointment: Appointment, now: datetime | None = None, by: str = ""
 ) -> Appointment:
-    return _transition(actor, appointment, "confirm", S.CONFIRMED, "confirmed_at", now)
+    """`actor` None: the patient confirmed (a reply, the confirmation link); `by` says how,
+    in the audit event's summary."""
+    return _transition(actor, appointment, "confirm", S.CONFIRMED, "confirmed_at", now, by=by)
 
 
 @transaction.atomic
@@ -479,7 +487,9 @@ def mark_no_show(
         raise InvalidInput.on(
             "status", _("A patient cannot miss an appointment that has not started.")
         )
-    return _transition(actor, locked, "no_show", S.NO_SHOW, "no_show_at", current)
+    missed = _transition(actor, locked, "no_show", S.NO_SHOW, "no_show_at", current)
+    _announce_release(missed, "no_show")
+    return missed
 
 
 @transaction.atomic
@@ -503,7 +513,31 @@ def cancel_appointment(
             cancelled_by == CancelledBy.PATIENT and row.starts_at - at < LATE_CANCELLATION
         )
 
-    return _transition(actor, appointment, "cancel", S.CANCELLED, "cancelled_at", now, details)
+    cancelled = _transition(actor, appointment, "cancel", S.CANCELLED, "cancelled_at", now, details)
+    _announce_release(cancelled, "cancelled")
+    return cancelled
+
+
+def _announce_release(
+    appointment: Appointment,
+    reason: str,
+    *,
+    chair_id: int | None = None,
+    doctor_id: int | None = None,
+    interval: tuple[datetime, datetime] | None = None,
+) -> None:
+    """Send `appointment_released` once the transaction commits (signals.py): the freed
+    interval is the appointment's own, or the one it left when it was moved."""
+    starts_at, ends_at = interval or (appointment.starts_at, appointment.ends_at)
+    details = {
+        "appointment_id": appointment.pk, "reason": reason, "branch_id": appointment.branch_id,
+        "chair_id": chair_id or appointment.chair_id,
+        "doctor_id": doctor_id or appointment.doctor_id,
+        "starts_at": starts_at, "ends_at": ends_at,
+    }  # fmt: skip
+    transaction.on_commit(
+        lambda: appointment_released.send(sender=Appointment, **details), robust=True
+    )
 
 
 def _summary(appointment: Appointment) -> str:

@@ -28,6 +28,7 @@ from chairtime.accounts.models import User
 from chairtime.clinical.services import complete_visit_as_booked
 from chairtime.core.errors import InvalidInput, NotFound
 from chairtime.core.http import is_htmx, requested_day
+from chairtime.labs.selectors import flags_for_appointments
 from chairtime.patients.selectors import list_patients
 from chairtime.scheduling.access import access_appointment
 from chairtime.scheduling.forms import (
@@ -136,6 +137,7 @@ def day_view(request: HttpRequest) -> HttpResponse:
     bounds = day_bounds(branch, day)
     appointments = list(list_book_appointments(branch=branch, start=bounds.start, end=bounds.end))
     active = [a for a in appointments if a.is_active]
+    _flag_lab_cases(access, active)
     hours = [(h.opens_at, h.closes_at) for h in _opening_hours(branch, day.weekday())]
     rows = day_rows(day=day, zone=branch.zone, span=opening_span(hours), appointments=active)
     if by == "chair":
@@ -152,6 +154,17 @@ def day_view(request: HttpRequest) -> HttpResponse:
         "today": timezone.localdate(timezone=branch.zone),
     }  # fmt: skip
     return render(request, _calendar_template(request, "scheduling/day_view.html"), context)
+
+
+def _flag_lab_cases(access: BranchAccess, appointments: list[Appointment]) -> None:
+    """Each appointment's lab cases not back (`lab_flags`), for those who see lab work:
+    one query for the whole day."""
+    flags = {}
+    if access.can(Capability.LAB_VIEW):
+        today = timezone.localdate(timezone=access.branch.zone)
+        flags = flags_for_appointments([a.pk for a in appointments], today=today)
+    for appointment in appointments:
+        appointment.lab_flags = [f for f in flags.get(appointment.pk, []) if not f.is_back]  # type: ignore[attr-defined]
 
 
 def _opening_hours(branch: Branch, weekday: int) -> list[Any]:
@@ -407,6 +420,8 @@ def _panel_context(
         "cancel_form": cancel_form or CancelForm(),
         "can_see_patient": access.can(Capability.PATIENT_VIEW),
         "is_vip": is_vip(appointment.patient),
+        # "Fill this gap" (the waitlist, ADR 13) on a cancelled or missed appointment.
+        "can_refill": can_book and not appointment.is_active,
     }  # fmt: skip
 
 

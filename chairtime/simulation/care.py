@@ -15,7 +15,9 @@ birthdays). The tasks come from the real rules (chairtime.care.generation), repl
 Then staff work them: on each day a task is due, it is worked with probability
 `WORKED_PER_DAY` between 09:00 and 18:00; a call is reached about 55% of the time, not
 answered about 30%, the rest booked, declined, a wrong number or "do not contact" (which
-records a phone refusal and cancels the patient's later and open calls). Unanswered calls
+records refusals on every channel, as the care service does, and cancels the patient's
+later and open calls). No-show follow-ups are replayed day by day too, due two hours (the
+rule's offset) after the no-show mark, as the hourly run makes them. Unanswered calls
 wait the rule's cool-off, and close after the last attempt. Confirmation calls follow
 what the book says happened (a no-show was not reached). Last, the run at the simulated
 today as the schedule would make it: reactivation calls for the recalls whose last call
@@ -63,7 +65,10 @@ K = TaskKind
 O = Outcome  # noqa: E741 - short for the tables below
 CARE_DAYS = 42  # history replayed before the simulated today
 WORKED_PER_DAY = 0.8  # chance a due task is worked on a given day (the rest fall behind)
-DAY_ANCHORED = (K.POST_TREATMENT_DAY1, K.POST_TREATMENT_DAY7, K.COMPLAINT_FOLLOW_UP, K.BIRTHDAY)
+DAY_ANCHORED = (
+    K.POST_TREATMENT_DAY1, K.POST_TREATMENT_DAY7, K.COMPLAINT_FOLLOW_UP, K.BIRTHDAY,
+    K.NO_SHOW_FOLLOW_UP,
+)  # fmt: skip
 NOW_ANCHORED = (
     K.RECALL_DUE, K.REACTIVATION_6M, K.REACTIVATION_12M, K.TREATMENT_CONTINUATION,
     K.CONFIRMATION_CALL,
@@ -78,7 +83,7 @@ BOOKING = ((O.REACHED, 35), (O.NO_ANSWER, 30), (O.BOOKED, 22), (O.DECLINED, 9),
            (O.WRONG_NUMBER, 3), (O.DO_NOT_CONTACT, 1))  # fmt: skip
 OUTCOMES: dict[str, tuple[tuple[str, int], ...]] = {
     K.RECALL_DUE: BOOKING, K.REACTIVATION_6M: BOOKING, K.REACTIVATION_12M: BOOKING,
-    K.TREATMENT_CONTINUATION: BOOKING,
+    K.TREATMENT_CONTINUATION: BOOKING, K.NO_SHOW_FOLLOW_UP: BOOKING,
 }  # fmt: skip
 NOTES: dict[str, tuple[str, ...]] = {
     O.REACHED: ("Doing well, no pain.", "Will call back to book.", "Asked about the price.",
@@ -231,7 +236,28 @@ def _specs(branch: Branch, now: datetime, rules: dict[str, RuleValues]) -> list[
             found.setdefault(spec.cause_key, spec)
     for spec in candidate_specs(Context.of(branch, now, _only(rules, NOW_ANCHORED))):
         found.setdefault(spec.cause_key, _backdated(spec, rules, today, branch))
-    return list(found.values())
+    return _no_shows_on_time(list(found.values()), rules, now)
+
+
+def _no_shows_on_time(
+    specs: list[TaskSpec], rules: dict[str, RuleValues], now: datetime
+) -> list[TaskSpec]:
+    """No-show follow-ups as the hourly run made them: due `offset` hours after the
+    appointment was marked (the daily replay finds them only the next midnight)."""
+    hours = timedelta(hours=rules[K.NO_SHOW_FOLLOW_UP].offset)
+    missed = [s.appointment_id for s in specs if s.kind == K.NO_SHOW_FOLLOW_UP]
+    marked = {
+        pk: no_show_at or starts_at
+        for pk, no_show_at, starts_at in Appointment.objects.filter(pk__in=missed).values_list(
+            "pk", "no_show_at", "starts_at"
+        )
+    }
+    return [
+        replace(spec, due_at=min(marked[spec.appointment_id] + hours, now))
+        if spec.kind == K.NO_SHOW_FOLLOW_UP and spec.appointment_id in marked
+        else spec
+        for spec in specs
+    ]
 
 
 def _backdated(
@@ -291,6 +317,8 @@ class _Work:
         before the others fell due (or before today, for those due later)."""
         if spec.kind == K.CONFIRMATION_CALL:
             created = spec.due_at - CONFIRMATION_LOOKAHEAD
+        elif spec.kind == K.NO_SHOW_FOLLOW_UP:  # made within the hour of the no-show mark
+            created = spec.due_at - timedelta(hours=self.rules[spec.kind].offset)
         else:
             created = min(spec.due_at, self.now) - timedelta(hours=self.rng.randint(0, 6))
         return _Task(spec, self.rules[spec.kind], min(created, self.now), next_at=spec.due_at)
@@ -450,6 +478,9 @@ CONSENT_COLUMNS = (
 
 def _write(tasks: list[_Task], organization: Organization, result: CareResult) -> None:
     task_id, attempt_id, consent_id = next_id(CareTask), next_id(TaskAttempt), next_id(Consent)
+    marketing = _marketing_granted(
+        {t.spec.patient_id for t in tasks if any(c.outcome == O.DO_NOT_CONTACT for c in t.calls)}
+    )
     task_rows, attempt_rows, consent_rows = [], [], []
     for task in tasks:
         spec, calls = task.spec, task.calls
@@ -472,11 +503,13 @@ def _write(tasks: list[_Task], organization: Organization, result: CareResult) -
             attempt_id += 1
             result.by_outcome[call.outcome] += 1
             if call.outcome == O.DO_NOT_CONTACT:
-                consent_rows.append((
-                    consent_id, spec.patient_id, ContactChannel.PHONE, ConsentPurpose.SERVICE,
-                    False, ConsentOrigin.VERBAL, call.at, call.by, f"care task {task_id}",
-                ))  # fmt: skip
-                consent_id += 1
+                for channel, purpose in _refused(spec.patient_id, marketing):
+                    consent_rows.append((
+                        consent_id, spec.patient_id, channel, purpose, False,
+                        ConsentOrigin.VERBAL, call.at, call.by, f"care task {task_id}",
+                    ))  # fmt: skip
+                    consent_id += 1
+                result.refusals += 1
         result.open_tasks += task.status == TaskStatus.OPEN
         task_id += 1
     insert_rows(CareTask, TASK_COLUMNS, task_rows)
@@ -485,4 +518,28 @@ def _write(tasks: list[_Task], organization: Organization, result: CareResult) -
     reset_sequences(CareTask, TaskAttempt, Consent)
     result.tasks += len(task_rows)
     result.attempts += len(attempt_rows)
-    result.refusals += len(consent_rows)
+
+
+def _marketing_granted(patient_ids: set[int]) -> dict[int, set[str]]:
+    """The channels each patient's newest marketing consent says yes on."""
+    newest: dict[tuple[int, str], bool] = {}
+    for patient_id, channel, is_granted in (
+        Consent.objects.filter(patient_id__in=list(patient_ids), purpose=ConsentPurpose.MARKETING)
+        .order_by("-recorded_at", "-id")
+        .values_list("patient_id", "channel", "is_granted")
+    ):
+        newest.setdefault((patient_id, channel), is_granted)
+    granted: dict[int, set[str]] = defaultdict(set)
+    for (patient_id, channel), is_granted in newest.items():
+        if is_granted:
+            granted[patient_id].add(channel)
+    return granted
+
+
+def _refused(patient_id: int, marketing: dict[int, set[str]]) -> list[tuple[str, str]]:
+    """The refusals "do not contact" records (as care.services does): service on every
+    channel, marketing where the patient had said yes."""
+    service, marketing_purpose = str(ConsentPurpose.SERVICE), str(ConsentPurpose.MARKETING)
+    return [(channel, service) for channel in ContactChannel.values] + [
+        (channel, marketing_purpose) for channel in sorted(marketing.get(patient_id, ()))
+    ]

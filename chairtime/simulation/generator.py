@@ -10,7 +10,10 @@ presented at consultations and their accepted items booked on later visits.
 Then (with treatment) the patient relations (crm.py): complaints, NPS surveys, demo
 segments, and every patient's profile and customer group; then the care tasks of the last
 weeks with their calls and outcomes (care.py), and the messages the automation rules sent
-with their confirmations and replies (messaging.py).
+with their confirmations and replies (messaging.py). The front desk's day comes around
+them: the waitlist with the offers of freed slots and their claims (waitlist.py, before
+care because claims book and cancel), then lab cases for the book as it ended up (labs.py)
+and each branch's daily goal with its frozen mornings (frontdesk.py).
 
 It writes with bulk inserts (no per-row services and no audit events: this is history
 being made up, not work being done) and everything random comes from generators seeded
@@ -79,6 +82,8 @@ from chairtime.simulation.care import CareResult, simulate_care, simulated_now
 from chairtime.simulation.catalogue import CATALOGUE
 from chairtime.simulation.countries import COUNTRIES, Country
 from chairtime.simulation.crm import CrmResult, simulate_crm
+from chairtime.simulation.frontdesk import FrontDeskResult, simulate_frontdesk
+from chairtime.simulation.labs import LabsResult, simulate_labs
 from chairtime.simulation.messaging import MessagingResult, simulate_messaging
 from chairtime.simulation.money import BranchMoney, Promo, finish_promotions, make_promotions
 from chairtime.simulation.rota import (
@@ -90,6 +95,7 @@ from chairtime.simulation.rota import (
     make_rota,
 )
 from chairtime.simulation.treatment import PlanBook
+from chairtime.simulation.waitlist import WaitlistResult, simulate_waitlist
 from chairtime.tenancy.models import Branch, Membership, OpeningHours, Organization
 from chairtime.tenancy.roles import Role
 
@@ -114,6 +120,9 @@ class SimulationConfig:
     utilisation: float = 0.8
     # Treatment plans, performed procedures and money (needs the appointment book).
     treatment: bool = True
+    # The front desk's day (needs treatment): the waitlist with its offers and claims, lab
+    # cases, daily goals and frozen production. Off when a test runs one of these steps itself.
+    front_desk: bool = True
 
 
 @dataclass
@@ -135,9 +144,12 @@ class SimulationResult:
     answered_surveys: int = 0
     segments: int = 0
     profiles: int = 0
-    crm_seconds: float = 0.0  # of `seconds`: complaints, surveys, segments, profiles, care
+    crm_seconds: float = 0.0  # of `seconds`: the steps after the money (crm, care, front desk…)
     care: CareResult = field(default_factory=CareResult)  # the care tasks and their calls
     messaging: MessagingResult = field(default_factory=MessagingResult)  # outbox and replies
+    waitlist: WaitlistResult = field(default_factory=WaitlistResult)  # entries, offers, claims
+    labs: LabsResult = field(default_factory=LabsResult)  # labs and their cases
+    front_desk: FrontDeskResult = field(default_factory=FrontDeskResult)  # goals, snapshots
 
     @property
     def patients_per_second(self) -> float:
@@ -233,16 +245,26 @@ def simulate(config: SimulationConfig, *, progress: bool = False) -> SimulationR
         reset_sequences(Appointment)
         if clinic is not None:
             clinic.finish()
-    crm = CrmResult()
-    care = CareResult()
-    messaging = MessagingResult()
+    crm, care, messaging = CrmResult(), CareResult(), MessagingResult()
+    waitlist, labs, front_desk = WaitlistResult(), LabsResult(), FrontDeskResult()
     if clinic is not None:  # complaints and surveys follow visits; groups need the money
+        now = simulated_now(config, branches[0])
         crm = simulate_crm(config, organization, branches)
+        if config.front_desk:  # ranks by the groups; books and cancels before care reads
+            waitlist = simulate_waitlist(
+                config, organization, branches, random.Random(f"{config.seed}:waitlist"), now
+            )
         care = simulate_care(config, organization, branches)  # reads the profiles
         messaging = simulate_messaging(
-            organization, branches, random.Random(f"{config.seed}:messaging"),
-            now=simulated_now(config, branches[0]),
-        )  # fmt: skip
+            organization, branches, random.Random(f"{config.seed}:messaging"), now=now
+        )
+        if config.front_desk:  # lab work for the book as it ended up, then the day's goals
+            labs = simulate_labs(
+                config, organization, branches, random.Random(f"{config.seed}:labs"), now
+            )
+            front_desk = simulate_frontdesk(
+                config, organization, branches, random.Random(f"{config.seed}:desk"), now
+            )
     finished = time.perf_counter()
     staff_count = sum(len(s.doctors) + len(s.others) for s in staff.values())
     money_seconds = clinic.seconds if clinic else 0.0
@@ -253,8 +275,9 @@ def simulate(config: SimulationConfig, *, progress: bool = False) -> SimulationR
         invoices=clinic.invoices if clinic else 0, payments=clinic.payments if clinic else 0,
         money_seconds=money_seconds, complaints=crm.complaints, surveys=crm.surveys,
         answered_surveys=crm.answered, segments=crm.segments, profiles=crm.profiles,
-        crm_seconds=crm.seconds + care.seconds + messaging.seconds, care=care,
-        messaging=messaging,
+        crm_seconds=crm.seconds + care.seconds + messaging.seconds + waitlist.seconds
+        + labs.seconds + front_desk.seconds,
+        care=care, messaging=messaging, waitlist=waitlist, labs=labs, front_desk=front_desk,
     )  # fmt: skip
 
 

@@ -45,6 +45,7 @@ NAVIGATION: tuple[NavItem, ...] = (
         more_apps=("crm",),
     ),
     NavItem(_("Appointment book"), Capability.SCHEDULE_VIEW, "scheduling:day_view", "scheduling"),
+    NavItem(_("Waitlist"), Capability.SCHEDULE_VIEW, "waitlist:entry_list", "waitlist"),
     NavItem(
         _("Treatment"),
         Capability.TREATMENT_VIEW,
@@ -54,6 +55,8 @@ NAVIGATION: tuple[NavItem, ...] = (
     # Money apart from treatment: the front desk takes money without reading plans.
     NavItem(_("Money"), Capability.MONEY_VIEW, "billing:cash_up", "billing"),
     NavItem(_("Care"), Capability.CARE_VIEW, "care:my_tasks", "care"),
+    NavItem(_("Lab cases"), Capability.LAB_VIEW, "labs:case_list", "labs"),
+    NavItem(_("Front desk"), Capability.SCHEDULE_VIEW, "frontdesk:morning_meeting", "frontdesk"),
     NavItem(_("Messages"), Capability.MESSAGING_VIEW, "messaging:outbox_list", "messaging"),
     NavItem(_("Marketing"), Capability.MARKETING_VIEW, None),
     NavItem(_("Analytics"), Capability.ANALYTICS_VIEW, None),

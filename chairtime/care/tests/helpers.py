@@ -27,6 +27,7 @@ from chairtime.clinical.models import (
     TreatmentPlan,
 )
 from chairtime.crm.models import PatientProfile
+from chairtime.crm.profiles.compute import refresh_profiles
 from chairtime.patients.models import Consent, Patient
 from chairtime.scheduling.models import Appointment
 from chairtime.tenancy.access import default_branch_access
@@ -89,6 +90,13 @@ def profile(patient: Patient, **fields: Any) -> PatientProfile:
     """The patient's CRM profile with the figures care reads (written, not computed)."""
     found: PatientProfile = PatientProfileFactory(patient=patient, **fields)
     return found
+
+
+def computed_profile(patient: Patient, now: datetime = NOW) -> PatientProfile:
+    """The patient's CRM profile as the CRM computes it from their history (what the
+    commit of a performed procedure does in production)."""
+    refresh_profiles([patient.pk], now=now)
+    return PatientProfile.objects.get(patient=patient)
 
 
 def accepted_plan(

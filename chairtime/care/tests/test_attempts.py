@@ -155,12 +155,17 @@ def test_do_not_contact_records_a_refusal_and_cancels_the_patients_other_tasks(
     done = call(receptionist, task, Outcome.DO_NOT_CONTACT, "Moving abroad.")
 
     assert (done.status, done.outcome) == (TaskStatus.DONE, Outcome.DO_NOT_CONTACT)
-    consent = Consent.objects.get(patient=patient)
-    assert (consent.channel, consent.purpose, consent.is_granted, consent.origin,
-            consent.recorded_by_id, consent.recorded_at) == (
-        "phone", "service", False, "verbal", receptionist.pk, NOW,
-    )  # fmt: skip
-    assert AuditEvent.objects.filter(object_type="patients.consent").count() == 1
+    # A refusal of service contact on every channel the clinic calls or messages on;
+    # marketing was never agreed to (silence is no), so nothing to write for it.
+    assert sorted(
+        Consent.objects.filter(patient=patient).values_list(
+            "channel", "purpose", "is_granted", "origin", "recorded_by_id", "recorded_at"
+        )
+    ) == [
+        (channel, "service", False, "verbal", receptionist.pk, NOW)
+        for channel in sorted(("email", "phone", "sms", "wechat", "whatsapp", "zalo"))
+    ]
+    assert AuditEvent.objects.filter(object_type="patients.consent").count() == 6
     assert [(t.pk, t.status, t.cancel_reason) for t in tasks_of(patient=patient)] == [
         (task.pk, TaskStatus.DONE, ""),
         (other.pk, TaskStatus.CANCELLED, CancelReason.DO_NOT_CONTACT),
@@ -174,7 +179,33 @@ def test_an_existing_refusal_is_not_written_twice(receptionist, patient, task):
 
     call(receptionist, task, Outcome.DO_NOT_CONTACT)
 
-    assert Consent.objects.filter(patient=patient).count() == 1
+    refusals = Consent.objects.filter(patient=patient, purpose="service", is_granted=False)
+    assert sorted(refusals.values_list("channel", flat=True)) == [
+        "email", "phone", "sms", "wechat", "whatsapp", "zalo",
+    ]  # fmt: skip
+
+
+def test_do_not_contact_withdraws_a_marketing_yes_and_overrides_a_service_yes(
+    receptionist, patient, task
+):
+    for channel, purpose in (("sms", "marketing"), ("sms", "service"), ("zalo", "marketing")):
+        Consent.objects.create(
+            patient=patient, channel=channel, purpose=purpose, is_granted=True,
+            origin="paper_form", recorded_at=NOW - timedelta(days=30),
+        )  # fmt: skip
+    Consent.objects.create(
+        patient=patient, channel="zalo", purpose="marketing", is_granted=False,
+        origin="paper_form", recorded_at=NOW - timedelta(days=2),
+    )  # fmt: skip
+
+    call(receptionist, task, Outcome.DO_NOT_CONTACT)
+
+    written = Consent.objects.filter(patient=patient, recorded_at=NOW)
+    assert sorted(written.values_list("channel", "purpose", "is_granted")) == [
+        ("email", "service", False), ("phone", "service", False), ("sms", "marketing", False),
+        ("sms", "service", False), ("wechat", "service", False), ("whatsapp", "service", False),
+        ("zalo", "service", False),
+    ]  # fmt: skip
 
 
 def test_after_do_not_contact_the_rules_make_no_new_call(world, receptionist, patient, task):

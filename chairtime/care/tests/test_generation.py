@@ -24,6 +24,7 @@ from .helpers import (
     NOW,
     TODAY,
     accepted_plan,
+    computed_profile,
     done_on,
     generate,
     local,
@@ -195,12 +196,13 @@ def test_recall_call_comes_two_weeks_before_the_recall_date(world, clinic):
 
 def test_recall_date_is_the_earliest_one_a_later_visit_did_not_answer(world, clinic):
     # Monthly orthodontic checks ended in 2028; cleanings every six months since. The old
-    # monthly date (what the CRM profile's recall_due_on holds) no longer matters.
+    # monthly date (10 February 2028) no longer matters: the CRM's profile and the rules
+    # share the one recall rule.
     patient = patient_of(world)
     done_on(clinic["branch"], patient, clinic["doctor"], date(2028, 1, 10), clinic["ortho"])
     done_on(clinic["branch"], patient, clinic["doctor"], date(2029, 9, 15), clinic["scale"])
-    profile(patient, recall_due_on=date(2028, 2, 10), last_visit_on=date(2029, 9, 15))
 
+    assert computed_profile(patient).recall_due_on == date(2030, 3, 15)
     generate(world.acme)
 
     assert [(t.kind, t.cause_on) for t in tasks_of()] == [(K.RECALL_DUE, date(2030, 3, 15))]
@@ -234,6 +236,7 @@ def test_a_recall_visit_cancels_the_call_as_visited_and_the_next_date_comes_late
     generate(world.acme)
 
     done_on(clinic["branch"], patient, clinic["doctor"], date(2030, 3, 4), clinic["scale"])
+    assert computed_profile(patient).recall_due_on == date(2030, 9, 4)
     generate(world.acme)
 
     assert [(t.cause_on, t.status, t.cancel_reason) for t in tasks_of()] == [

@@ -4,6 +4,7 @@ htmx and without), bad input, the task list's counts, the recall list and the ru
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -62,28 +63,56 @@ def pages(task):
 RULE_PAGES = [reverse("care:rule_list"), reverse("care:rule_edit", args=["recall_due"])]
 
 
+@pytest.fixture
+def recall_patient(world):
+    """A patient of branch A whose six-monthly recall fell due ten days ago."""
+    scale = procedure(world.acme, "SCALE", "hygiene", recall=6)
+    patient = PatientFactory(home_branch=world.branch_a, given_name="Recall")
+    last = add_months(timezone.localdate(timezone.now(), world.branch_a.zone), -6)
+    last -= timedelta(days=10)
+    done_on(world.branch_a, patient, make_doctor(world.branch_a), last, scale)
+    profile(patient, recall_due_on=add_months(last, 6), last_visit_on=last)
+    return patient
+
+
+def rows_of(html: str, attribute: str) -> list[int]:
+    return [int(pk) for pk in re.findall(rf'<tr {attribute}="(\d+)"', html)]
+
+
 @pytest.mark.parametrize(
-    ("role", "work_pages", "rule_pages"),
+    ("role", "work_pages", "rule_pages", "has_my_task"),
     [
-        (Role.OWNER, 200, 200),
-        (Role.BRANCH_MANAGER, 200, 200),
-        (Role.RECEPTIONIST, 200, 404),
-        (Role.NURSE, 200, 404),
-        (Role.MARKETER, 404, 404),
-        (Role.INVENTORY_CLERK, 404, 404),
+        (Role.OWNER, 200, 200, False),
+        (Role.BRANCH_MANAGER, 200, 200, False),
+        (Role.RECEPTIONIST, 200, 404, True),
+        (Role.NURSE, 200, 404, False),
+        (Role.MARKETER, 404, 404, False),
+        (Role.INVENTORY_CLERK, 404, 404, False),
     ],
 )
 def test_each_role_opens_the_care_pages_its_capabilities_allow(
-    world, persona, due_task, role, work_pages, rule_pages
+    world, persona, due_task, recall_patient, role, work_pages, rule_pages, has_my_task
 ):
     client = client_for(persona(role), world.branch_a)
 
-    got = {url: client.get(url).status_code for url in [*pages(due_task), *RULE_PAGES]}
+    got = {url: client.get(url) for url in [*pages(due_task), *RULE_PAGES]}
 
-    assert got == {
+    assert {url: response.status_code for url, response in got.items()} == {
         **dict.fromkeys(pages(due_task), work_pages),
         **dict.fromkeys(RULE_PAGES, rule_pages),
     }
+    if work_pages != 200:
+        return
+    html = {url: response.content.decode() for url, response in got.items()}
+    # The receptionists' task is on the receptionist's own list only; every role that
+    # opens the pages sees it in the branch's list, and the recall patient on the list.
+    assert rows_of(html[reverse("care:my_tasks")], "data-task") == (
+        [due_task.pk] if has_my_task else []
+    )
+    assert rows_of(html[reverse("care:task_list")], "data-task") == [due_task.pk]
+    assert "Phạm Thu" in html[reverse("care:task_detail", args=[due_task.pk])]
+    assert rows_of(html[reverse("care:recall_list")], "data-patient") == [recall_patient.pk]
+    assert 'id="recall-count">1<' in html[reverse("care:recall_list")]
 
 
 def test_another_branchs_task_is_not_found(world, due_task, b_receptionist, outsider):
@@ -332,5 +361,5 @@ def test_an_unknown_rule_kind_is_not_found(world, persona):
 def test_rule_pages_show_the_defaults_made_on_first_use(world, persona):
     html = client_for(persona(Role.OWNER)).get(reverse("care:rule_list")).content.decode()
 
-    assert CareRule.objects.filter(organization=world.acme).count() == 9
+    assert CareRule.objects.filter(organization=world.acme).count() == 10
     assert "Confirmation call" in html and "Orthodontic" in html

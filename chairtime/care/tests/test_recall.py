@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from chairtime.care.choices import Outcome, TaskKind, TaskStatus
 from chairtime.care.generation import recall_key
@@ -164,3 +166,63 @@ def test_patients_who_refused_calls_or_were_merged_are_not_on_the_list(world, bo
     type(people["Binh"]).objects.filter(pk=people["Binh"].pk).update(status="merged")
 
     assert [n for n, _d in names(recall(world, due_to=date(2030, 4, 4)))] == ["Chi"]
+
+
+def test_a_list_longer_than_a_page_is_filtered_counted_and_paged_in_the_database(world, book):
+    # Seven more patients due on the 2nd to the 8th of April, four of them with one call.
+    scale, minh = book["scale"], book["minh"]
+    more = []
+    for n in range(7):
+        patient = PatientFactory(home_branch=world.branch_a, given_name=f"P{n}")
+        last = date(2029, 10, 2 + n)
+        done_on(world.branch_a, patient, minh, last, scale, hour=9)
+        profile(patient, recall_due_on=add_months(last, 6), last_visit_on=last)
+        if n % 2 == 0:
+            due_on = add_months(last, 6)
+            make_task(world.branch_a, patient, kind=TaskKind.RECALL_DUE, cause_on=due_on,
+                      key=recall_key(patient.pk, due_on), attempts=1)  # fmt: skip
+        more.append(patient)
+    filters = RecallFilters(due_from=date(2030, 3, 5), due_to=date(2030, 4, 30), attempts_max=0)
+
+    pages, queries = [], []
+    for offset in (0, 3, 6):
+        with CaptureQueriesContext(connection) as captured:
+            pages.append(
+                list_recall(branch=world.branch_a, filters=filters, now=NOW, offset=offset, limit=3)
+            )
+        queries.append(len(captured))
+
+    assert [names(page) for page in pages] == [
+        [("Binh", date(2030, 3, 10)), ("Chi", date(2030, 3, 20)), ("P1", date(2030, 4, 3))],
+        [("P3", date(2030, 4, 5)), ("P5", date(2030, 4, 7)), ("Dung", date(2030, 4, 30))],
+        [],
+    ]
+    assert [(page.count, page.overdue) for page in pages] == [(6, 0)] * 3
+    # The rules, the count, the page; for a page with rows its recall procedures (two
+    # queries), then its patients, procedures and doctors by id: no query per patient.
+    assert queries == [8, 8, 3]
+    everyone = list_recall(branch=world.branch_a, filters=RecallFilters(), now=NOW, limit=50)
+    assert (everyone.count, len(everyone.rows), everyone.overdue) == (11, 11, 1)
+
+
+def test_a_patient_who_moves_branch_keeps_one_open_recall_call_in_the_new_branch(world, book):
+    an = book["people"]["An"]
+    generate(world.acme)
+    assert [(t.branch_id, t.status) for t in tasks_of(TaskKind.RECALL_DUE, patient=an)] == [
+        (world.branch_a.pk, TaskStatus.OPEN)
+    ]
+
+    an.home_branch = world.branch_b
+    an.save(update_fields=["home_branch"])
+    an.profile.home_branch = world.branch_b  # as the CRM's refresh on commit writes it
+    an.profile.save(update_fields=["home_branch"])
+    result = generate(world.acme)
+
+    assert [(t.branch_id, t.status, t.cause_on) for t in tasks_of(TaskKind.RECALL_DUE, patient=an)] == [
+        (world.branch_b.pk, TaskStatus.OPEN, date(2030, 3, 1))
+    ]  # fmt: skip
+    assert (result.total_created, result.total_cancelled) == (0, 0)
+    assert names(list_recall(branch=world.branch_b, filters=RecallFilters(), now=NOW)) == [
+        ("An", date(2030, 3, 1)), ("Giang", date(2030, 3, 2)),
+    ]  # fmt: skip
+    assert generate(world.acme).total_created == 0

@@ -40,6 +40,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from chairtime.billing.models import Invoice, InvoiceStatus
+from chairtime.care.rules import relevant_recall_due
 from chairtime.clinical.models import (
     OPEN_PLAN_STATUSES,
     ItemStatus,
@@ -575,20 +576,14 @@ def _treatment_status(has_open: bool, performed: int, plans: int, consults: int)
 
 
 def _recall_due(done: Sequence[tuple[int, int, datetime]], zone: ZoneInfo) -> date | None:
-    """The earliest recall date that still matters: each recall interval's last procedure
-    plus the interval, leaving out dates on or before the latest recall visit (it answered
-    them: a monthly orthodontic check of two years ago does not keep a patient who comes
-    for a cleaning every six months overdue). The same rule as the recall list's
-    (`care.rules.relevant_recall_due`)."""
-    days = [
+    """The patient's recall date by the one recall rule (`care.rules.relevant_recall_due`,
+    ADR 11): `done` holds, per recall interval, the count and the last time a procedure
+    with that interval was performed; the days are the home branch's local days."""
+    return relevant_recall_due(
         (months, day)
         for months, _count, last in done
         if months and (day := _local_day(last, zone)) is not None
-    ]
-    if not days:
-        return None
-    latest = max(day for _months, day in days)
-    return min(due for months, day in days if (due := add_months(day, months)) > latest)
+    )
 
 
 # --- RFM and groups ----------------------------------------------------------------------

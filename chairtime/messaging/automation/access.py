@@ -1,11 +1,11 @@
 """The one way in to templates and rules: `messaging.configure` in the active branch, and
 in the row's branch when it belongs to one. Changing a row of the whole organisation takes
-the capability in every branch of it. Anything else looks missing (404)."""
+the capability in every branch of it (`to_change`). Anything else looks missing (404)."""
 
 from __future__ import annotations
 
 from chairtime.core.errors import NotFound
-from chairtime.messaging.access import messaging_branch_ids
+from chairtime.messaging.access import holds_in_every_branch, messaging_branch_ids
 from chairtime.messaging.models import AutomationRule, MessageTemplate
 from chairtime.tenancy.access import AnyUser, BranchAccess
 from chairtime.tenancy.models import Branch
@@ -26,17 +26,21 @@ def branches_with(access: BranchAccess, capability: Capability) -> list[Branch]:
 
 def holds_everywhere(access: BranchAccess, capability: Capability) -> bool:
     """The user holds the capability in every active branch of the organisation."""
-    every = Branch.objects.filter(
-        organization_id=access.branch.organization_id, is_active=True
-    ).count()
-    return len(branches_with(access, capability)) == every
+    return holds_in_every_branch(access.user, access.branch.organization_id, capability)
 
 
 def _may_open(user: AnyUser, branch_id: int | None) -> bool:
     return branch_id is None or branch_id in messaging_branch_ids(user, CONFIGURE)
 
 
-def access_template(access: BranchAccess, template_id: int | str) -> MessageTemplate:
+def _may_change(access: BranchAccess, branch_id: int | None) -> bool:
+    """A row of the whole organisation changes only for someone configuring every branch."""
+    return branch_id is not None or holds_everywhere(access, CONFIGURE)
+
+
+def access_template(
+    access: BranchAccess, template_id: int | str, *, to_change: bool = False
+) -> MessageTemplate:
     access.require(CONFIGURE)
     try:
         template = MessageTemplate.objects.select_related("branch").get(
@@ -46,10 +50,14 @@ def access_template(access: BranchAccess, template_id: int | str) -> MessageTemp
         raise NotFound from None
     if not _may_open(access.user, template.branch_id):
         raise NotFound
+    if to_change and not _may_change(access, template.branch_id):
+        raise NotFound
     return template
 
 
-def access_rule(access: BranchAccess, rule_id: int | str) -> AutomationRule:
+def access_rule(
+    access: BranchAccess, rule_id: int | str, *, to_change: bool = False
+) -> AutomationRule:
     access.require(CONFIGURE)
     try:
         rule = AutomationRule.objects.select_related("branch", "segment").get(
@@ -58,5 +66,7 @@ def access_rule(access: BranchAccess, rule_id: int | str) -> AutomationRule:
     except (AutomationRule.DoesNotExist, ValueError, TypeError, OverflowError):
         raise NotFound from None
     if not _may_open(access.user, rule.branch_id):
+        raise NotFound
+    if to_change and not _may_change(access, rule.branch_id):
         raise NotFound
     return rule

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
 from chairtime.accounts.access import acting_user
-from chairtime.core.errors import InvalidInput, NotFound
+from chairtime.core.errors import InvalidInput
 from chairtime.crm.segments.selectors import list_segments
 from chairtime.messaging.automation.access import (
     CONFIGURE,
@@ -25,13 +25,7 @@ from chairtime.messaging.automation.access import (
 from chairtime.messaging.automation.forms import CHANNEL_FIELDS, PreviewForm, RuleForm, TemplateForm
 from chairtime.messaging.automation.preview import preview_template
 from chairtime.messaging.automation.selectors import list_rules, list_templates
-from chairtime.messaging.automation.services import (
-    RuleData,
-    TemplateData,
-    ensure_defaults,
-    save_rule,
-    save_template,
-)
+from chairtime.messaging.automation.services import ensure_defaults, save_rule, save_template
 from chairtime.messaging.models import AutomationRule, MessageTemplate
 from chairtime.tenancy.access import BranchAccess
 from chairtime.tenancy.api import api_branch_access
@@ -176,14 +170,9 @@ def _write_template(
         branches=branches_with(access, CONFIGURE), whole=holds_everywhere(access, CONFIGURE),
     )  # fmt: skip
     _checked(form)
-    data = TemplateData(
-        code=form.cleaned_data["code"], channel=form.cleaned_data["channel"],
-        language=form.cleaned_data["language"], subject=form.cleaned_data["subject"],
-        body=form.cleaned_data["body"], branch=form.chosen_branch(),
-    )  # fmt: skip
     return save_template(
-        actor=acting_user(request), organization=access.branch.organization, data=data,
-        template=template,
+        actor=acting_user(request), organization=access.branch.organization,
+        data=form.template_data(), template=template,
     )  # fmt: skip
 
 
@@ -194,10 +183,7 @@ def template_create(request: HttpRequest, payload: TemplateIn) -> Status[Templat
 
 @router.put("/templates/{int:template_id}", response=TemplateOut, summary="Change a template")
 def template_update(request: HttpRequest, template_id: int, payload: TemplateIn) -> TemplateOut:
-    access = _access(request)
-    template = access_template(access, template_id)
-    if template.branch_id is None and not holds_everywhere(access, CONFIGURE):
-        raise NotFound
+    template = access_template(_access(request), template_id, to_change=True)
     return _template_out(_write_template(request, payload, template))
 
 
@@ -248,20 +234,10 @@ def _write_rule(
         segments=list(list_segments(access.user, access.branch)),
     )  # fmt: skip
     _checked(form)
-    data = form.cleaned_data
-    rule_data = RuleData(
-        name=data["name"], kind=data["kind"], channels=form.channels(), is_enabled=data["is_enabled"],
-        offset_value=data["offset_value"] or 0, offset_unit=data["offset_unit"],
-        procedure_categories=list(data["procedure_categories"]), send_on=data["send_on"],
-        send_at=data["send_at"], offer=data["offer"], segment=form.chosen_segment(),
-        branch=form.chosen_branch(),
-    )  # fmt: skip
     return save_rule(
-        actor=acting_user(request),
-        organization=access.branch.organization,
-        data=rule_data,
-        rule=rule,
-    )
+        actor=acting_user(request), organization=access.branch.organization,
+        data=form.rule_data(), rule=rule,
+    )  # fmt: skip
 
 
 @router.post("/rules", response={201: RuleOut}, summary="Create a rule")
@@ -271,8 +247,5 @@ def rule_create(request: HttpRequest, payload: RuleIn) -> Status[RuleOut]:
 
 @router.put("/rules/{int:rule_id}", response=RuleOut, summary="Change a rule")
 def rule_update(request: HttpRequest, rule_id: int, payload: RuleIn) -> RuleOut:
-    access = _access(request)
-    rule = access_rule(access, rule_id)
-    if rule.branch_id is None and not holds_everywhere(access, CONFIGURE):
-        raise NotFound
+    rule = access_rule(_access(request), rule_id, to_change=True)
     return _rule_out(_write_rule(request, payload, rule))

@@ -107,7 +107,10 @@ def confirm_by_link(*, token: str, now: datetime | None = None) -> LinkState:
     state = _state(link, now)
     if state == "open":
         try:
-            confirm_appointment(actor=None, appointment=appointment, now=now)  # type: ignore[arg-type]
+            confirm_appointment(
+                actor=None, appointment=appointment, now=now,
+                by="by the patient's confirmation link",
+            )  # fmt: skip
         except InvalidInput:  # changed under us (it is locked by the service): show it
             appointment.refresh_from_db()
             return LinkState(link, _state(link, now), link.change_requested_at is not None)

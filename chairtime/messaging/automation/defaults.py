@@ -291,6 +291,68 @@ TEXTS: dict[str, dict[str, Text]] = {
         "zh-hans": Text("回复您的留言", "{text}", "{text}"),
         "es": Text("Respuesta a su mensaje", "{text}", "{text}"),
     },
+    # The waitlist's offers of a freed slot and "already taken" (chairtime.waitlist, ADR 13).
+    T.SLOT_OFFER: {
+        "en": Text(
+            "A free slot at {branch_name}",
+            "Hi {patient_name}, a slot for {procedure_name} opened at {branch_name} on "
+            "{appointment_time}. The first to claim it gets it: {claim_link}",
+            "Hi {patient_name}, {branch_name} has a free slot on {appointment_time}. The "
+            "first to claim it gets it: {claim_link}",
+        ),
+        "vi": Text(
+            "Lịch trống tại {branch_name}",
+            "Chào {patient_name}, {branch_name} vừa có lịch trống cho {procedure_name} vào "
+            "{appointment_time}. Ai xác nhận trước sẽ được giữ chỗ: {claim_link}",
+            "Chào {patient_name}, {branch_name} vừa có lịch trống vào {appointment_time}. Ai "
+            "xác nhận trước sẽ được giữ chỗ: {claim_link}",
+        ),
+        "zh-hans": Text(
+            "{branch_name}有空档",
+            "{patient_name}您好，{branch_name}在{appointment_time}有空档可做{procedure_name}。"
+            "先到先得，点击预约：{claim_link}",
+            "{patient_name}您好，{branch_name}在{appointment_time}有空档，先到先得：{claim_link}",
+        ),
+        "es": Text(
+            "Hueco libre en {branch_name}",
+            "Hola {patient_name}: hay un hueco para {procedure_name} en {branch_name} el "
+            "{appointment_time}. Quien lo reserve primero se lo queda: {claim_link}",
+            "Hola {patient_name}: {branch_name} tiene un hueco el {appointment_time}. Quien lo "
+            "reserve primero se lo queda: {claim_link}",
+        ),
+    },
+    T.SLOT_TAKEN: {
+        "en": Text(
+            "The slot at {branch_name} is taken",
+            "Hi {patient_name}, the slot at {branch_name} on {appointment_time} has been "
+            "taken. You stay on our waitlist and we will write when another opens. Questions? "
+            "Call {branch_phone}.",
+            "Hi {patient_name}, the slot at {branch_name} on {appointment_time} has been "
+            "taken. You stay on our waitlist.",
+        ),
+        "vi": Text(
+            "Lịch trống tại {branch_name} đã có người nhận",
+            "Chào {patient_name}, lịch trống tại {branch_name} vào {appointment_time} đã có "
+            "người nhận. Bạn vẫn ở trong danh sách chờ, chúng tôi sẽ báo khi có lịch khác. "
+            "Cần hỗ trợ? Gọi {branch_phone}.",
+            "Chào {patient_name}, lịch trống tại {branch_name} vào {appointment_time} đã có "
+            "người nhận. Bạn vẫn ở trong danh sách chờ.",
+        ),
+        "zh-hans": Text(
+            "{branch_name}的空档已被预约",
+            "{patient_name}您好，{branch_name}{appointment_time}的空档已被预约。您仍在候补名单中，"
+            "有新空档时我们会再通知您。如有疑问请致电{branch_phone}。",
+            "{patient_name}您好，{branch_name}{appointment_time}的空档已被预约。您仍在候补名单中。",
+        ),
+        "es": Text(
+            "El hueco de {branch_name} ya está reservado",
+            "Hola {patient_name}: el hueco de {branch_name} del {appointment_time} ya está "
+            "reservado. Sigue en nuestra lista de espera y le avisaremos si se libera otro. "
+            "¿Dudas? Llame al {branch_phone}.",
+            "Hola {patient_name}: el hueco de {branch_name} del {appointment_time} ya está "
+            "reservado. Sigue en nuestra lista de espera.",
+        ),
+    },
 }
 
 # Which languages each channel's default templates are written in.

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from chairtime.clinical.models import ProcedureCategory
 from chairtime.crm.models import Segment
+from chairtime.messaging.automation.services import RuleData, TemplateData
 from chairtime.messaging.choices import SENDABLE_CHANNELS, OffsetUnit, RuleKind, TemplateCode
 from chairtime.patients.choices import ContactChannel
 from chairtime.tenancy.models import Branch
@@ -59,6 +60,14 @@ class TemplateForm(BranchScoped):
         widget=forms.Textarea(attrs={"rows": 7}),
         help_text=_("Variables in braces, such as {patient_name}."),
     )  # fmt: skip
+
+    def template_data(self) -> TemplateData:
+        """What the service saves (after is_valid())."""
+        data = self.cleaned_data
+        return TemplateData(
+            code=data["code"], channel=data["channel"], language=data["language"],
+            subject=data["subject"], body=data["body"], branch=self.chosen_branch(),
+        )  # fmt: skip
 
 
 class PreviewForm(forms.Form):
@@ -126,6 +135,17 @@ class RuleForm(BranchScoped, ChannelOrder):
 
     def chosen_segment(self) -> Segment | None:
         return self.segments.get(self.cleaned_data.get("segment") or "")
+
+    def rule_data(self) -> RuleData:
+        """What the service saves (after is_valid())."""
+        data = self.cleaned_data
+        return RuleData(
+            name=data["name"], kind=data["kind"], channels=self.channels(),
+            is_enabled=data["is_enabled"], offset_value=data["offset_value"] or 0,
+            offset_unit=data["offset_unit"], procedure_categories=list(data["procedure_categories"]),
+            send_on=data["send_on"], send_at=data["send_at"], offer=data["offer"],
+            segment=self.chosen_segment(), branch=self.chosen_branch(),
+        )  # fmt: skip
 
 
 class SegmentSendForm(BranchScoped, ChannelOrder):

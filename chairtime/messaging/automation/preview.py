@@ -55,6 +55,7 @@ def sample_values(*, code: str, channel: str, language: str, branch: Branch) -> 
         "appointment_time": appointment_time(starts_at, branch.zone, language,
                                              short=channel in CHAT_CHANNELS),
         "confirm_link": "https://clinic.example/c/0123456789abcdefghijklmnopqrstuv",
+        "claim_link": "https://clinic.example/w/0123456789abcdefghijklmnopqrstuv",
         "plan_total": money(Decimal("12500000") if branch.currency == "VND" else Decimal("4200"),
                             branch.currency, language),
     }  # fmt: skip

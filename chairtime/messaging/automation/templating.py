@@ -50,6 +50,8 @@ VARIABLES: dict[str, Variable] = {
         Variable("plan_title", gettext_lazy("the treatment plan's title"), 50),
         Variable("plan_total", gettext_lazy("the plan's total, in the branch's currency"), 24),
         Variable("text", gettext_lazy("the staff member's reply"), 300),
+        # The public base URL (up to 55 characters) + /w/ + 32 (waitlist offers, ADR 13).
+        Variable("claim_link", gettext_lazy("the link to claim the offered slot"), 90),
     )
 }
 _APPOINTMENT = ("patient_name", "appointment_time", "branch_name", "branch_phone", "doctor_name",
@@ -68,6 +70,11 @@ CODE_VARIABLES: dict[str, tuple[str, ...]] = {
     TemplateCode.HOLIDAY_GREETING: _GREETING,
     TemplateCode.SEGMENT_CAMPAIGN: _GREETING,
     TemplateCode.STAFF_REPLY: ("patient_name", "text"),
+    TemplateCode.SLOT_OFFER: (
+        "patient_name", "appointment_time", "branch_name", "branch_phone", "doctor_name",
+        "procedure_name", "claim_link",
+    ),
+    TemplateCode.SLOT_TAKEN: ("patient_name", "appointment_time", "branch_name", "branch_phone"),
 }  # fmt: skip
 
 CHAT_CHANNELS = frozenset({ContactChannel.ZALO, ContactChannel.WECHAT})

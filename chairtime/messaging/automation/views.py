@@ -46,8 +46,6 @@ from chairtime.messaging.automation.forms import (
 from chairtime.messaging.automation.preview import preview_template
 from chairtime.messaging.automation.selectors import list_rules, list_templates
 from chairtime.messaging.automation.services import (
-    RuleData,
-    TemplateData,
     ensure_defaults,
     save_rule,
     save_template,
@@ -104,15 +102,10 @@ def _save_template(
     """The form's template saved, or None with the errors on the form."""
     if not form.is_valid():
         return None
-    data = TemplateData(
-        code=form.cleaned_data["code"], channel=form.cleaned_data["channel"],
-        language=form.cleaned_data["language"], subject=form.cleaned_data["subject"],
-        body=form.cleaned_data["body"], branch=form.chosen_branch(),
-    )  # fmt: skip
     try:
         return save_template(
-            actor=acting_user(request), organization=access.branch.organization, data=data,
-            template=template,
+            actor=acting_user(request), organization=access.branch.organization,
+            data=form.template_data(), template=template,
         )  # fmt: skip
     except InvalidInput as error:
         _add_errors(form, error)
@@ -144,13 +137,7 @@ def template_create(request: HttpRequest) -> HttpResponse:
 @capability_required(CONFIGURE)
 def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
     access = branch_access_of(request)
-    template = access_template(access, template_id)
-    if (
-        template.branch_id is None
-        and request.method == "POST"
-        and not holds_everywhere(access, CONFIGURE)
-    ):
-        raise NotFound  # the organisation's template: only someone configuring every branch
+    template = access_template(access, template_id, to_change=request.method == "POST")
     initial = {
         "code": template.code, "channel": template.channel, "language": template.language,
         "subject": template.subject, "body": template.body,
@@ -207,18 +194,10 @@ def _save_rule(
 ) -> AutomationRule | None:
     if not form.is_valid():
         return None
-    data = form.cleaned_data
-    values = RuleData(
-        name=data["name"], kind=data["kind"], channels=form.channels(),
-        is_enabled=data["is_enabled"], offset_value=data["offset_value"] or 0,
-        offset_unit=data["offset_unit"], procedure_categories=list(data["procedure_categories"]),
-        send_on=data["send_on"], send_at=data["send_at"], offer=data["offer"],
-        segment=form.chosen_segment(), branch=form.chosen_branch(),
-    )  # fmt: skip
     try:
         return save_rule(
-            actor=acting_user(request), organization=access.branch.organization, data=values,
-            rule=rule,
+            actor=acting_user(request), organization=access.branch.organization,
+            data=form.rule_data(), rule=rule,
         )  # fmt: skip
     except InvalidInput as error:
         _add_errors(form, error)
@@ -252,13 +231,7 @@ def rule_create(request: HttpRequest) -> HttpResponse:
 @capability_required(CONFIGURE)
 def rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
     access = branch_access_of(request)
-    rule = access_rule(access, rule_id)
-    if (
-        rule.branch_id is None
-        and request.method == "POST"
-        and not holds_everywhere(access, CONFIGURE)
-    ):
-        raise NotFound
+    rule = access_rule(access, rule_id, to_change=request.method == "POST")
     initial = {
         "name": rule.name, "kind": rule.kind, "is_enabled": rule.is_enabled,
         "offset_value": rule.offset_value, "offset_unit": rule.offset_unit,

@@ -5,7 +5,10 @@
   receives is recorded, so a duplicate send shows. Faults are programmed per send:
   "500", "429", "400", "garbage" (a 2xx that is not JSON: the message IS accepted),
   "slow" (accepted, answered after the client's timeout), "drop" (accepted, then the
-  connection is closed without an answer).
+  connection is closed without an answer), "dribble" (accepted, answered a few bytes at a
+  time: no single read waits long, the whole answer takes `dribble_seconds`). The message
+  list carries Twilio's `date_created`, from `clock` (real time unless a test sets its
+  own, as the dispatcher's).
 - `FakeSmtp`: aiosmtpd's Controller with a handler recording every message.
 """
 
@@ -16,10 +19,12 @@ import socket
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import Message as EmailMessage
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -28,7 +33,7 @@ from aiosmtpd.controller import Controller
 
 ACCOUNT = "AC0123456789"
 TOKEN = "twilio-test-token"
-FAULTS = {"500", "429", "400", "garbage", "slow", "drop"}
+FAULTS = {"500", "429", "400", "garbage", "slow", "drop", "dribble"}
 
 
 @dataclass
@@ -52,8 +57,10 @@ class FakeState:
     by_to: dict[str, list[Received]] = field(default_factory=lambda: defaultdict(list))
     faults: deque[str] = field(default_factory=deque)
     slow_seconds: float = 1.3
+    dribble_seconds: float = 3.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: int = 0
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -68,6 +75,20 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         data = self.rfile.read(length) if length else b""
         return data if len(data) == length else None  # a sender killed half-way: not received
+
+    def _dribble(self, status: int, payload: Any) -> None:
+        """The whole answer, a few bytes at a time over `dribble_seconds`."""
+        body = json.dumps(payload).encode()
+        head = (f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+        raw = head + body
+        pieces = 20
+        size = len(raw) // pieces + 1
+        for start in range(0, len(raw), size):
+            time.sleep(self.server.state.dribble_seconds / pieces)
+            self.wfile.write(raw[start : start + size])
+            self.wfile.flush()
+        self.close_connection = True
 
     def _answer(self, status: int, payload: Any, *, raw: bytes | None = None) -> None:
         body = raw if raw is not None else json.dumps(payload).encode()
@@ -90,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.counter += 1
             prefix = {"sms": "SM", "zalo": "z", "wechat": ""}[kind]
             provider_id = f"{prefix}{state.counter:08d}" if prefix else str(1000000 + state.counter)
-            item = Received(kind, provider_id, to, body, payload, datetime.now(UTC))
+            item = Received(kind, provider_id, to, body, payload, state.clock())
             state.received.append(item)
             state.by_to[to].append(item)
         return item
@@ -115,6 +136,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(200, None, raw=b"<html>Service Unavailable</html")
             return
         answer = json.loads(json.dumps(ok).replace("$ID", item.provider_id))
+        if fault == "dribble":
+            self._dribble(201 if kind == "sms" else 200, answer)
+            return
         self._answer(201 if kind == "sms" else 200, answer)
 
     # --- routes ----------------------------------------------------------------------------
@@ -161,8 +185,10 @@ class _Handler(BaseHTTPRequestHandler):
             since = query.get("DateSent>", "")
             found = [r for r in found if not since or r.at.date().isoformat() >= since]
             messages = [
-                {"sid": r.provider_id, "to": r.to, "body": r.body, "status": "sent"} for r in found
-            ]
+                {"sid": r.provider_id, "to": r.to, "body": r.body, "status": "sent",
+                 "date_created": format_datetime(r.at)}
+                for r in found
+            ]  # fmt: skip
             self._answer(200, {"messages": messages, "next_page_uri": None})
         elif "/Messages/" in parts.path:
             sid = parts.path.rsplit("/", 1)[-1].removesuffix(".json")
@@ -212,6 +238,10 @@ class FakeProvider:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def use_clock(self, clock: Callable[[], datetime]) -> None:
+        """Stamp what it receives with this clock (a test's, shared with the dispatcher)."""
+        self.state.clock = clock
 
     def fail_next(self, *faults: str) -> None:
         assert set(faults) <= FAULTS

@@ -28,7 +28,7 @@ def test_template_list_shows_the_default_templates(owner, logged_in):
     response = logged_in(owner).get(reverse("messaging:template_list"))
 
     assert response.status_code == 200
-    assert len(response.context["templates"]) == 96
+    assert len(response.context["templates"]) == 120  # 10 purposes x 12
     assert "Chào {patient_name}" in response.content.decode()
 
 

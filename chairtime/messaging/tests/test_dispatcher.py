@@ -132,6 +132,7 @@ def test_unknown_outcome_is_reconciled_not_resent_when_the_provider_has_it(world
     message = sms(world.branch_a)
     to_fakes.fail_next(fault)
     clock = Clock()
+    to_fakes.use_clock(clock)
 
     dispatcher(clock).run_once()
     message.refresh_from_db()
@@ -154,12 +155,15 @@ def test_dead_dispatchers_row_is_sent_again_only_after_the_provider_says_it_neve
     message = sms(world.branch_a)
     clock = Clock()
     # A dispatcher armed the message and died before (or while) calling the provider.
+    to_fakes.use_clock(clock)
     claim_due(worker="dead", now=clock.now, lease=timedelta(seconds=60), limit=10)
     Message.objects.filter(pk=message.pk).update(attempt_started_at=clock.now, attempts=1)
 
-    clock.advance(seconds=59)
-    assert dispatcher(clock).run_once() == 0  # the lease still holds
-    clock.advance(seconds=2)
+    clock.advance(seconds=61)
+    assert dispatcher(clock).run_once() == 0  # the lease ran out, but its sender may still be busy
+    clock.advance(seconds=29)
+    assert dispatcher(clock).run_once() == 0  # half a lease after it: the sender has given up
+    clock.advance(seconds=1)
     dispatcher(clock).run_once()  # reconciled: not found → queued → sent in the same pass
 
     message.refresh_from_db()
@@ -172,13 +176,14 @@ def test_dead_dispatchers_row_is_sent_again_only_after_the_provider_says_it_neve
 def test_dead_dispatchers_row_the_provider_has_is_marked_sent_without_sending(world, to_fakes):
     message = sms(world.branch_a)
     clock = Clock()
+    to_fakes.use_clock(clock)
     claim_due(worker="dead", now=clock.now, lease=timedelta(seconds=60), limit=10)
     Message.objects.filter(pk=message.pk).update(attempt_started_at=clock.now, attempts=1)
     from chairtime.messaging.transports import get_transport
 
     get_transport("sms").send(message)  # it did reach the provider before dying
 
-    clock.advance(seconds=61)
+    clock.advance(seconds=91)
     dispatcher(clock).run_once()
 
     message.refresh_from_db()
@@ -193,7 +198,7 @@ def test_row_claimed_by_a_dispatcher_that_died_before_sending_is_queued_without_
     clock = Clock()
     claim_due(worker="dead", now=clock.now, lease=timedelta(seconds=60), limit=10)
 
-    clock.advance(seconds=61)
+    clock.advance(seconds=91)
     dispatcher(clock).run_once()
 
     message.refresh_from_db()
@@ -211,7 +216,7 @@ def test_smtp_unknown_outcome_stays_unknown_for_a_person(world, to_fakes, smtp, 
     claim_due(worker="dead", now=clock.now, lease=timedelta(seconds=60), limit=10)
     Message.objects.filter(pk=message.pk).update(attempt_started_at=clock.now, attempts=1)
 
-    clock.advance(seconds=61)
+    clock.advance(seconds=91)
     dispatcher(clock).run_once()
     clock.advance(hours=5)
     assert dispatcher(clock).run_once() == 0  # never retried on its own
@@ -315,3 +320,102 @@ def test_console_transport_marks_sent_and_sends_nothing(world, provider):
     message.refresh_from_db()
     assert message.status == "sent" and message.provider_message_id.startswith("console-")
     assert provider.sends() == 0
+
+
+# --- a send's deadline, and the lease's margin --------------------------------------------
+def test_an_answer_dribbling_past_the_sends_deadline_is_unknown_and_never_sent_again(
+    world, to_fakes
+):
+    message = sms(world.branch_a)
+    to_fakes.fail_next("dribble")  # accepted; the answer takes 3 s, no read waits 1 s
+    clock = Clock()
+    to_fakes.use_clock(clock)
+
+    dispatcher(clock, lease=timedelta(seconds=2)).run_once()  # the send may take 1 s in all
+
+    message.refresh_from_db()
+    assert (message.status, message.reason, message.attempts) == ("unknown", "outcome_unknown", 1)
+    assert message.error_text.startswith("no answer before the send's deadline")
+    clock.advance(seconds=30)
+    dispatcher(clock, worker="second").run_once()
+    message.refresh_from_db()
+    assert (message.status, message.provider_message_id) == ("sent", "SM00000001")
+    assert history(message)[-1] == ("reconciled_found", "sent")
+    assert len(to_fakes.received()) == 1
+
+
+# --- daily caps per address ---------------------------------------------------------------
+def test_a_family_phone_shares_one_daily_marketing_cap(world, to_fakes):
+    mother = patient_with_phone(world.branch_a)
+    daughter = patient_with_phone(world.branch_a)  # the same phone
+    for patient in (mother, daughter):
+        Consent.objects.create(patient=patient, channel="sms", purpose="marketing", is_granted=True,
+                               origin="paper_form", recorded_at=NOON_VN - timedelta(days=30))  # fmt: skip
+    messages = [
+        sms(world.branch_a, f"offer:{n}", purpose="marketing", patient=patient)
+        for n, patient in enumerate([mother, mother, daughter, daughter])
+    ]
+
+    dispatcher(Clock()).run_once()
+
+    outcomes = [Message.objects.values_list("status", "reason").get(pk=m.pk) for m in messages]
+    assert outcomes == [("sent", ""), ("sent", ""), ("sent", ""), ("waiting", "daily_cap")]
+    assert len(to_fakes.received()) == 3
+
+
+def test_messages_without_a_patient_are_capped_by_their_address(world, to_fakes):
+    messages = [sms(world.branch_a, f"reply:{n}") for n in range(11)]  # service: 10 a day
+    elsewhere = sms(world.branch_a, "reply:other", to_address="+84912345679")
+
+    dispatcher(Clock(), batch=20).run_once()
+
+    statuses = [Message.objects.values_list("status", "reason").get(pk=m.pk) for m in messages]
+    assert statuses == [("sent", "")] * 10 + [("waiting", "daily_cap")]
+    assert Message.objects.get(pk=elsewhere.pk).status == "sent"
+    assert Message.objects.get(pk=messages[10].pk).not_before == NOON_VN + timedelta(hours=21)
+
+
+# --- one provider id, one message -----------------------------------------------------------
+def test_two_messages_of_a_channel_cannot_hold_one_provider_id(world):
+    from django.db import IntegrityError, transaction
+
+    first, second = sms(world.branch_a, "a"), sms(world.branch_a, "b")
+    email = sms(world.branch_a, "c", channel="email", to_address="an@example.com", subject="S")
+    Message.objects.filter(pk__in=[first.pk, email.pk]).update(provider_message_id="SM1")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Message.objects.filter(pk=second.pk).update(provider_message_id="SM1")
+
+    assert Message.objects.filter(provider_message_id="").count() == 1  # empty ids: any number
+
+
+def test_a_look_up_answering_an_id_another_message_holds_leaves_it_unknown(world, to_fakes):
+    from chairtime.messaging.dispatcher import Dispatcher
+    from chairtime.messaging.transports.base import Sent
+
+    class Answers:  # a provider that names the other message's send as ours
+        name, can_lookup = "stub", True
+
+        def send(self, message, *, deadline=None):
+            raise AssertionError("must not send")
+
+        def lookup(self, message):
+            return Sent("SM-taken")
+
+    holder = sms(world.branch_a, "holder")
+    Message.objects.filter(pk=holder.pk).update(status="sent", provider_message_id="SM-taken")
+    message = sms(world.branch_a, "unclear")
+    Message.objects.filter(pk=message.pk).update(
+        status="unknown", reason="outcome_unknown", attempts=1, attempt_started_at=NOON_VN
+    )
+    stub = Dispatcher(worker="w", config=TEST_CONFIG, transport_for=lambda _c: Answers(),
+                      clock=Clock())  # fmt: skip
+
+    stub.run_once()
+
+    message.refresh_from_db()
+    assert (message.status, message.reason, message.provider_message_id) == (
+        "unknown", "outcome_unknown", ""
+    )  # fmt: skip
+    assert "held by another message" in message.error_text
+    assert to_fakes.sends() == 0

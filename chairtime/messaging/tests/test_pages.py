@@ -3,7 +3,7 @@ a user sees only messages of branches where they hold messaging.view (else 404).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -71,13 +71,15 @@ def test_outbox_filters_by_status_channel_and_day(world, persona, logged_in):
 def test_branch_filter_cannot_reach_a_branch_the_user_has_no_access_to(
     world, receptionist, logged_in
 ):
+    sms(world.branch_a, "a")
     sms(world.branch_b, "b")
 
     response = logged_in(receptionist).get(
         reverse("messaging:outbox_list"), {"branch": world.branch_b.pk}
     )
 
-    assert all(m.branch_id == world.branch_a.pk for m in response.context["page"])
+    # The branch B choice is refused: the filter falls back to her own branches.
+    assert [m.idempotency_key for m in response.context["page"]] == ["a"]
 
 
 def test_message_detail_shows_the_history(world, receptionist, logged_in):
@@ -173,6 +175,32 @@ def test_marketer_reads_the_inbox_but_cannot_act_on_it(world, persona, logged_in
     assert item.handled_at is None and Message.objects.count() == 0
 
 
+def test_send_again_is_refused_while_the_providers_look_up_is_pending(
+    world, persona, logged_in, to_fakes
+):
+    from chairtime.core.errors import InvalidInput
+    from chairtime.messaging.services import resolve_unknown_message
+
+    owner = persona(Role.OWNER)
+    pending = sms(world.branch_a, "sms")  # Twilio can be asked: the look-up will decide
+    Message.objects.filter(pk=pending.pk).update(status="unknown", reason="outcome_unknown")
+    email = sms(world.branch_a, "mail", channel="email", to_address="an@example.com", subject="S")
+    Message.objects.filter(pk=email.pk).update(status="unknown", reason="outcome_unknown")
+    url = reverse("messaging:message_resolve", args=[pending.pk])
+
+    page = logged_in(owner).post(url, {"decision": "resend"}, follow=True)
+
+    assert "The provider is still being asked whether it got this message" in page.content.decode()
+    pending.refresh_from_db()
+    assert (pending.status, pending.reason) == ("unknown", "outcome_unknown")
+    with pytest.raises(InvalidInput) as refusal:
+        resolve_unknown_message(actor=owner, message=pending, was_sent=False)
+    assert list(refusal.value.errors) == ["decision"]
+    assert resolve_unknown_message(actor=owner, message=pending, was_sent=True).status == "sent"
+    # SMTP cannot be asked: a person may send it again at once.
+    assert resolve_unknown_message(actor=owner, message=email, was_sent=False).status == "queued"
+
+
 def test_resolving_an_unknown_outcome_needs_messaging_configure(
     world, persona, receptionist, logged_in
 ):
@@ -223,6 +251,41 @@ def test_api_enqueue_is_service_only_idempotent_and_names_bad_fields(
     assert (created.json()["purpose"], created.json()["to_address"]) == ("service", MOBILE_VN)
     assert landline.status_code == 422 and list(landline.json()["errors"]) == ["to_address"]
     assert Message.objects.count() == 1
+
+
+def test_api_keys_never_reach_our_own_messages(world, receptionist, logged_in):
+    internal = sms(world.branch_a, "reminder:appointment:1:rule:1")
+    client = logged_in(receptionist)
+    body = {"channel": "sms", "to_address": MOBILE_VN, "idempotency_key": "reminder:appointment:1:rule:1",
+            "body": "Hello"}  # fmt: skip
+
+    created = client.post("/api/v1/messages", body, content_type="application/json")
+    again = client.post("/api/v1/messages", body, content_type="application/json")
+
+    assert (created.status_code, again.status_code) == (201, 200)
+    assert created.json()["id"] != internal.pk and again.json()["id"] == created.json()["id"]
+    assert created.json()["idempotency_key"] == "reminder:appointment:1:rule:1"
+    stored = Message.objects.get(pk=created.json()["id"])
+    assert stored.idempotency_key == "api:reminder:appointment:1:rule:1"
+    listing = client.get("/api/v1/messages", HTTP_X_BRANCH=str(world.branch_a.pk)).json()
+    assert sorted(row["idempotency_key"] for row in listing) == [
+        "reminder:appointment:1:rule:1", "reminder:appointment:1:rule:1"
+    ]  # fmt: skip
+
+
+def test_api_refuses_a_not_before_without_its_time_zone(world, receptionist, logged_in):
+    body = {"channel": "sms", "to_address": MOBILE_VN, "idempotency_key": "k", "body": "Hello"}
+    client = logged_in(receptionist)
+
+    naive = client.post("/api/v1/messages", {**body, "not_before": "2030-01-08T09:00:00"},
+                        content_type="application/json")  # fmt: skip
+    aware = client.post("/api/v1/messages", {**body, "not_before": "2030-01-08T09:00:00+07:00"},
+                        content_type="application/json")  # fmt: skip
+
+    assert naive.status_code == 422
+    assert naive.json()["errors"] == {"not_before": ["Give the time with its time zone."]}
+    assert aware.status_code == 201
+    assert Message.objects.get().not_before == datetime(2030, 1, 8, 2, 0, tzinfo=UTC)
 
 
 def test_api_enqueue_needs_care_work_too(world, persona, logged_in):

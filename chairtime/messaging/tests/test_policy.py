@@ -15,7 +15,7 @@ MADRID = ZoneInfo("Europe/Madrid")
 
 
 def vn(**fields) -> Facts:
-    values = {"purpose": "service", "country": "VN", "zone": SAIGON, "has_patient": True}
+    values = {"purpose": "service", "country": "VN", "zone": SAIGON}
     values.update(fields)
     return Facts(**values)
 
@@ -35,7 +35,8 @@ def at(zone: ZoneInfo, *args: int) -> datetime:
         (vn(purpose="marketing", consent=False), Block("refused")),
         (vn(purpose="marketing", consent=True), Go()),
         (vn(has_address=False, consent=True), Block("no_address")),
-        (vn(has_patient=False, address_opted_out=True), Block("opted_out")),
+        (vn(address_opted_out=True), Block("opted_out")),
+        (vn(consent=True, address_opted_out=True), Block("opted_out")),
     ],
 )
 def test_consent_and_address_decide_whether_a_message_may_ever_go(facts, outcome):
@@ -73,13 +74,16 @@ def test_other_countries_use_the_default_marketing_hours_and_cap():
     assert rules.marketing_daily_cap == 2
 
 
-def test_patientless_message_has_no_cap():
-    assert decide(vn(has_patient=False, sent_today=50), at(SAIGON, 2030, 1, 7, 10, 0)) == Go()
+def test_the_cap_counts_what_went_to_the_address_patient_or_not():
+    morning = at(SAIGON, 2030, 1, 7, 10, 0)
+
+    assert decide(vn(sent_today=9), morning) == Go()
+    assert decide(vn(sent_today=10), morning) == Wait(at(SAIGON, 2030, 1, 8, 7, 0), "daily_cap")
 
 
 def test_us_spring_forward_night_waits_until_eight_eastern_daylight_time():
     # Saturday 8 March 2031, 21:30 EST; clocks go 02:00 → 03:00 on Sunday 9 March.
-    facts = Facts(purpose="marketing", country="US", zone=NEW_YORK, consent=True, has_patient=True)
+    facts = Facts(purpose="marketing", country="US", zone=NEW_YORK, consent=True)
 
     decision = decide(facts, at(NEW_YORK, 2031, 3, 8, 21, 30))
 
@@ -89,7 +93,7 @@ def test_us_spring_forward_night_waits_until_eight_eastern_daylight_time():
 
 def test_spain_autumn_night_waits_until_nine_central_european_time():
     # Saturday 25 October 2031 22:00 CEST; clocks go 03:00 → 02:00 on Sunday 26 October.
-    facts = Facts(purpose="marketing", country="ES", zone=MADRID, consent=True, has_patient=True)
+    facts = Facts(purpose="marketing", country="ES", zone=MADRID, consent=True)
 
     decision = decide(facts, at(MADRID, 2031, 10, 25, 22, 0))
 

@@ -112,7 +112,7 @@ def test_a_chat_template_may_use_only_what_the_apps_template_carries():
 def test_every_default_template_is_valid():
     rows = default_templates()
 
-    assert len(rows) == 8 * (4 + 4 + 2 + 2)
+    assert len(rows) == 10 * (4 + 4 + 2 + 2)  # with the waitlist's slot_offer and slot_taken
     for code, channel, _language, subject, body in rows:
         validate_template(code=code, channel=channel, subject=subject, body=body)
 

@@ -212,3 +212,61 @@ def test_settings_refuse_a_provider_transport_without_its_address():
 
     assert result.returncode == 1
     assert "CHAIRTIME_SMS_TRANSPORT=twilio needs CHAIRTIME_TWILIO_BASE_URL" in result.stderr
+
+
+def test_a_send_is_cut_at_its_deadline_whatever_step_it_is_in(world, to_fakes):
+    import time
+
+    to_fakes.fail_next("dribble")  # the answer trickles in over 3 s: no single read times out
+
+    outcome = get_transport("sms").send(sms(world.branch_a), deadline=time.monotonic() + 1)
+
+    assert isinstance(outcome, Unknown) and "send's deadline" in outcome.error
+    assert len(to_fakes.received()) == 1  # the provider has it: for the look-up to find
+
+
+def test_a_send_with_no_time_left_is_not_attempted(world, to_fakes):
+    import time
+
+    outcome = get_transport("sms").send(sms(world.branch_a), deadline=time.monotonic() - 1)
+
+    assert outcome == Temporary("no time left before the send's deadline")
+    assert to_fakes.sends() == 0
+
+
+def test_twilio_lookup_ignores_identical_texts_made_before_the_attempt_started(world, to_fakes):
+    from datetime import timedelta
+
+    from chairtime.messaging.models import Message
+    from chairtime.messaging.tests.helpers import NOON_VN, Clock
+
+    clock = Clock(NOON_VN - timedelta(days=2))
+    to_fakes.use_clock(clock)
+    transport = get_transport("sms")
+    transport.send(sms(world.branch_a, "old-1", body="Same text"))  # two days before
+    clock.now = NOON_VN - timedelta(hours=1)
+    transport.send(sms(world.branch_a, "old-2", body="Same text"))  # an hour before
+    message = sms(world.branch_a, "k", body="Same text")  # made long ago, attempted at noon
+    Message.objects.filter(pk=message.pk).update(
+        created_at=NOON_VN - timedelta(days=3), attempt_started_at=NOON_VN
+    )
+    message.refresh_from_db()
+
+    assert transport.lookup(message) == NotFound()
+    clock.now = NOON_VN + timedelta(seconds=2)
+    transport.send(message)  # the attempt did reach the provider
+    assert transport.lookup(message) == Sent("SM00000003")
+
+
+def test_chat_answer_without_its_error_code_is_unknown_not_a_failure(world, to_fakes, settings):
+    from chairtime.messaging.transports.base import Response
+    from chairtime.messaging.transports.zalo import ZaloTransport
+
+    transport = ZaloTransport.from_settings()
+
+    assert transport._outcome(Response(200, b'{"data": {"msg_id": "z1"}}', {})) == Unknown(
+        'unreadable answer: {"data": {"msg_id": "z1"}}'
+    )
+    assert transport._outcome(Response(200, b'{"error": -32, "message": "quota"}', {})) == (
+        Temporary("Zalo error -32: quota")
+    )

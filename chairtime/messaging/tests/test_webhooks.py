@@ -156,6 +156,36 @@ def test_opt_out_words_in_four_languages_are_recognised(text):
     assert classify_reply(text, is_reply=True) == InboundKind.OPT_OUT
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CANCEL",
+        "cancel.",
+        "Please stop",
+        "PLEASE STOP!!",
+        "Stop texting me",
+        "could you please stop",
+    ],
+)
+def test_carrier_keywords_and_plain_english_requests_stop(text):
+    assert classify_reply(text, is_reply=True) == InboundKind.OPT_OUT
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ĐỪNG GỬI NỮA", "Không muốn nhận tin nữa ạ", "NGỪNG GỬI tin nhắn", "Không nhắn tin cho tôi",
+     "Hủy Đăng Ký", "TỪ CHỐI", "No me envíen más mensajes", "NO ME ENVÍES NADA", "Dejen de ESCRIBIRME",
+     "Quiero DARME DE BAJA", "¡Cancelar suscripción!", "NO QUIERO RECIBIR más", "不要再发了",
+     "别再发短信", "请退訂", "取消订阅。"],
+)  # fmt: skip
+def test_free_text_requests_match_whatever_their_case_and_diacritics(text):
+    assert classify_reply(text, is_reply=True) == InboundKind.OPT_OUT
+
+
+def test_cancel_inside_a_sentence_is_a_reply_for_staff_not_a_stop():
+    assert classify_reply("I need to cancel my appointment", is_reply=True) == "reply"
+
+
 @pytest.mark.parametrize("text", ["C", "c", "YES", "Có", "có", "Sí", "si!", "确认", "OK", "Đồng ý"])
 def test_confirmation_words_are_recognised(text):
     assert classify_reply(text, is_reply=True) == InboundKind.CONFIRMATION
@@ -212,6 +242,80 @@ def test_after_stop_the_next_reminder_is_blocked_as_opted_out(client, world, twi
     assert twilio.sends() == 0
 
 
+def test_stop_from_a_shared_phone_refuses_every_patient_of_the_organisation_there(
+    client, world, twilio
+):
+    mother = patient_with_phone(world.branch_a)
+    son = patient_with_phone(world.branch_b)  # the same family phone, another branch
+    stranger = patient_with_phone(world.rival_branch)  # the same number, another clinic
+    sent_sms(world, patient=mother)
+
+    inbound_sms(client, "STOP")
+
+    refused = Consent.objects.filter(channel="sms", is_granted=False, origin="message_reply")
+    assert sorted(refused.values_list("patient_id", "purpose")) == sorted(
+        (patient.pk, purpose) for patient in (mother, son) for purpose in ("service", "marketing")
+    )
+    assert not Consent.objects.filter(patient=stranger).exists()
+    audited = AuditEvent.objects.filter(object_type="patients.consent")
+    assert sorted(audited.values_list("patient_id", flat=True)) == sorted([mother.pk, son.pk])
+    assert InboundMessage.objects.get().effect == (
+        "sms messages stopped (service and marketing) for 2 patients"
+    )
+
+
+def test_after_a_stop_every_message_to_that_phone_is_blocked_whoever_it_is_for(
+    client, world, twilio
+):
+    from chairtime.messaging.tests.helpers import Clock, dispatcher
+
+    sister = patient_with_phone(world.branch_a)
+    sent_sms(world, patient=sister)
+    inbound_sms(client, "STOP")
+    newcomer = patient_with_phone(world.branch_a)  # registered on that phone afterwards
+    for_newcomer = sms(world.branch_a, "reminder:newcomer", patient=newcomer)
+    without_patient = sms(world.branch_a, "reply:1")
+    other_clinic = sms(world.rival_branch, "reminder:rival")
+
+    dispatcher(Clock()).run_once()
+
+    statuses = {
+        m.idempotency_key: (m.status, m.reason)
+        for m in Message.objects.filter(
+            pk__in=[for_newcomer.pk, without_patient.pk, other_clinic.pk]
+        )
+    }
+    assert statuses == {
+        "reminder:newcomer": ("blocked", "opted_out"),
+        "reply:1": ("blocked", "opted_out"),
+        "reminder:rival": ("sent", ""),  # the STOP was said to acme, not to the rival clinic
+    }
+    assert [r.body for r in twilio.received()] == ["Reminder reminder:rival"]
+
+
+def test_a_consent_granted_after_the_stop_lets_that_patient_be_messaged_again(
+    client, world, twilio
+):
+    from chairtime.messaging.tests.helpers import NOON_VN, Clock, dispatcher
+
+    patient = patient_with_phone(world.branch_a)
+    sent_sms(world, patient=patient)
+    inbound_sms(client, "STOP")
+    InboundMessage.objects.update(received_at=NOON_VN - timedelta(hours=2))
+    Consent.objects.create(patient=patient, channel="sms", purpose="service", is_granted=True,
+                           origin="verbal", recorded_at=NOON_VN - timedelta(hours=1))  # fmt: skip
+    message = sms(world.branch_a, "reminder:2", patient=patient)
+    sibling = sms(world.branch_a, "reminder:sibling", patient=patient_with_phone(world.branch_a))
+
+    dispatcher(Clock()).run_once()
+
+    sibling.refresh_from_db()
+    assert (sibling.status, sibling.reason) == ("blocked", "opted_out")  # asked nothing again
+
+    message.refresh_from_db()
+    assert (message.status, message.reason) == ("sent", "")
+
+
 def test_retried_webhook_is_stored_once(client, world, twilio):
     patient = patient_with_phone(world.branch_a)
     sent_sms(world, patient=patient)
@@ -248,6 +352,7 @@ def test_c_reply_confirms_the_patients_next_booked_appointment(client, world, tw
         None,
         {"status": ["booked", "confirmed"]},
     )
+    assert event.summary.endswith(" · by the patient's reply")
 
 
 def test_c_reply_with_nothing_to_confirm_waits_in_the_inbox(client, world, twilio):
@@ -280,6 +385,63 @@ def test_message_from_an_unknown_number_is_kept_unrouted(client, world, twilio):
     assert response.status_code == 200
     inbound = InboundMessage.objects.get()
     assert (inbound.organization_id, inbound.branch_id, inbound.kind) == (None, None, "other")
+
+
+def test_unknown_number_stays_with_the_organisation_the_webhook_url_names(
+    client, world, twilio, persona, logged_in
+):
+    from chairtime.tenancy.roles import Role
+
+    patient_with_phone(world.rival_branch, phone="+84987654321")  # the number, at another clinic
+    data = {"MessageSid": "SMorg", "From": "+84987654321", "To": "+15005550006", "Body": "Hello?"}
+
+    response = post_twilio(client, INBOUND, data, query="?org=acme")
+
+    assert response.status_code == 200
+    inbound = InboundMessage.objects.get()
+    assert (inbound.organization_id, inbound.branch_id, inbound.patient_id) == (
+        world.acme.pk, None, None
+    )  # fmt: skip
+    owner_inbox = logged_in(persona(Role.OWNER)).get(reverse("messaging:inbox_list"))
+    assert [i.pk for i in owner_inbox.context["page"]] == [inbound.pk]
+    assert "No branch (unknown sender)" in owner_inbox.content.decode()
+    detail = reverse("messaging:inbound_detail", args=[inbound.pk])
+    assert logged_in(persona(Role.OWNER)).get(detail).status_code == 200
+    receptionist = logged_in(persona(Role.RECEPTIONIST))  # branch A only: not hers
+    assert list(receptionist.get(reverse("messaging:inbox_list")).context["page"]) == []
+    assert receptionist.get(detail).status_code == 404
+
+
+def test_webhook_naming_an_unknown_organisation_is_refused(client, world, twilio):
+    data = {"MessageSid": "SMx", "From": "+84987654321", "Body": "Hello?"}
+
+    response = post_twilio(client, INBOUND, data, query="?org=nobody")
+
+    assert (response.status_code, response.content) == (404, b"Unknown organisation: nobody")
+    assert InboundMessage.objects.count() == 0
+
+
+def test_a_single_clinic_keeps_messages_from_unknown_numbers_in_its_branch(client, db, twilio):
+    from tests.factories import BranchFactory, OrganizationFactory
+
+    branch = BranchFactory(organization=OrganizationFactory(slug="solo"))
+
+    inbound_sms(client, "Do you open on Sunday?", sender="+84987654321")
+
+    inbound = InboundMessage.objects.get()
+    assert (inbound.organization_id, inbound.branch_id) == (branch.organization_id, branch.pk)
+
+
+def test_non_ascii_signatures_are_refused_with_403_not_an_error(client, world, twilio):
+    data = {"MessageSid": "SM-reminder:1", "MessageStatus": "delivered"}
+    body = json.dumps({"msg_id": "zin9", "sender": "84912345678", "text": "STOP"}).encode()
+
+    twilio_call = client.post(STATUS, data, HTTP_X_TWILIO_SIGNATURE="chữ ký")
+    zalo_call = client.post("/hooks/messaging/zalo/inbound", body, content_type="application/json",
+                            HTTP_X_CHAIRTIME_SIGNATURE="sha256=é")  # fmt: skip
+
+    assert (twilio_call.status_code, zalo_call.status_code) == (403, 403)
+    assert InboundMessage.objects.count() == 0
 
 
 def test_zalo_inbound_with_our_hmac_signature(client, world, twilio):

@@ -11,14 +11,24 @@ The outcome of a send is one of four, and the dispatcher acts on each differentl
   provider does not have it.
 
 `lookup` answers `Sent(provider_id)`, `NotFound` or `Unsupported` (SMTP cannot be asked).
+
+`send` gets a `deadline` (a `time.monotonic()` instant) for the whole send: a socket
+timeout bounds one step only, and a provider answering a byte at a time would keep a send
+going past the dispatcher's lease. At the deadline the connection is cut, and a request
+that may have left is an `Unknown` outcome.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
+import socket
 import ssl
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode, urlsplit
@@ -71,7 +81,12 @@ class Transport(Protocol):
     @property
     def name(self) -> str: ...
 
-    def send(self, message: Message) -> Outcome: ...
+    @property
+    def can_lookup(self) -> bool:
+        """The provider can be asked whether it got a message (`lookup` is not Unsupported)."""
+        ...
+
+    def send(self, message: Message, *, deadline: float | None = None) -> Outcome: ...
 
     def lookup(self, message: Message) -> Lookup: ...
 
@@ -96,11 +111,49 @@ class MaybeSent(Exception):
     """The request may have reached the provider, but no answer came back."""
 
 
+def remaining(deadline: float | None, timeout: float) -> float:
+    """The socket timeout for the next step: the step's own, or less when the deadline
+    is nearer."""
+    if deadline is None:
+        return timeout
+    return max(0.001, min(timeout, deadline - time.monotonic()))
+
+
+class Cut:
+    """Whether the deadline cut the connection: what was read may then be truncated."""
+
+    def __init__(self) -> None:
+        self.happened = False
+
+    def __call__(self, sock: socket.socket) -> None:
+        self.happened = True
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's, also under TLS
+
+
+@contextlib.contextmanager
+def cut_at(sock: socket.socket | None, deadline: float | None) -> Iterator[Cut]:
+    """Shut the connection down at the deadline, whatever step it is in (a blocked read
+    then returns at once)."""
+    cut = Cut()
+    if sock is None or deadline is None:
+        yield cut
+        return
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut, [sock])
+    timer.daemon = True
+    timer.start()
+    try:
+        yield cut
+    finally:
+        timer.cancel()
+
+
 def http_request(
     method: str,
     url: str,
     *,
     timeout: float,
+    deadline: float | None = None,
     form: dict[str, str] | None = None,
     json_body: Any = None,
     query: dict[str, str] | None = None,
@@ -108,7 +161,8 @@ def http_request(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """One HTTP request with http.client, so "never connected" (NotSent) and "sent, no
-    answer" (MaybeSent) are told apart: the second must not be retried blindly."""
+    answer" (MaybeSent) are told apart: the second must not be retried blindly. `timeout`
+    bounds each socket step, `deadline` (monotonic) the whole request."""
     parts = urlsplit(url)
     path = parts.path or "/"
     if parts.query:
@@ -126,24 +180,34 @@ def http_request(
     if basic_auth is not None:
         token = base64.b64encode(f"{basic_auth[0]}:{basic_auth[1]}".encode()).decode()
         all_headers["Authorization"] = f"Basic {token}"
+    if deadline is not None and time.monotonic() >= deadline:
+        raise NotSent("no time left before the send's deadline")
+    step = remaining(deadline, timeout)
     connection: http.client.HTTPConnection
     if parts.scheme == "https":
         connection = http.client.HTTPSConnection(
-            parts.hostname or "", parts.port, timeout=timeout, context=ssl.create_default_context()
+            parts.hostname or "", parts.port, timeout=step, context=ssl.create_default_context()
         )
     else:
-        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=step)
     try:
         try:
             connection.connect()
         except (TimeoutError, OSError) as error:
             raise NotSent(f"connection failed: {error}") from error
         try:
-            connection.request(method, path, body=body, headers=all_headers)
-            answer = connection.getresponse()
-            data = answer.read()
+            with cut_at(connection.sock, deadline) as cut:
+                connection.sock.settimeout(remaining(deadline, timeout))
+                connection.request(method, path, body=body, headers=all_headers)
+                connection.sock.settimeout(remaining(deadline, timeout))
+                answer = connection.getresponse()
+                data = answer.read()
         except (OSError, http.client.HTTPException) as error:
-            raise MaybeSent(f"no answer: {type(error).__name__}: {error}") from error
+            late = deadline is not None and time.monotonic() >= deadline
+            why = "no answer before the send's deadline" if late else "no answer"
+            raise MaybeSent(f"{why}: {type(error).__name__}: {error}") from error
+        if cut.happened:  # a cut answer can look whole (headers end at the cut): not read
+            raise MaybeSent("no answer before the send's deadline: the connection was cut")
         return Response(
             status=answer.status,
             body=data,

@@ -76,6 +76,14 @@ CHAT_TEMPLATES: dict[str, dict[str, ChatTemplate]] = {
         "staff_reply": ChatTemplate("staff_reply", (
             Field("patient_name", "customer_name", 30), Field("text", "content", 200),
         )),
+        "slot_offer": ChatTemplate("slot_offer", (
+            Field("patient_name", "customer_name", 30), Field("appointment_time", "booking_time", 30),
+            Field("branch_name", "clinic_name", 60), Field("claim_link", "claim_url", 100),
+        )),
+        "slot_taken": ChatTemplate("slot_taken", (
+            Field("patient_name", "customer_name", 30), Field("appointment_time", "booking_time", 30),
+            Field("branch_name", "clinic_name", 60),
+        )),
     },
     "wechat": {
         "appointment_reminder": ChatTemplate("appointment_reminder", (
@@ -99,6 +107,14 @@ CHAT_TEMPLATES: dict[str, dict[str, ChatTemplate]] = {
         "segment_campaign": ChatTemplate("segment_campaign", _GREETING_WECHAT),
         "staff_reply": ChatTemplate("staff_reply", (
             Field("patient_name", "thing1", 20), Field("text", "thing2", 20),
+        )),
+        "slot_offer": ChatTemplate("slot_offer", (
+            Field("patient_name", "thing1", 20), Field("appointment_time", "time2", 30),
+            Field("branch_name", "thing3", 20), Field("claim_link", "@url", 200),
+        )),
+        "slot_taken": ChatTemplate("slot_taken", (
+            Field("patient_name", "thing1", 20), Field("appointment_time", "time2", 30),
+            Field("branch_name", "thing3", 20),
         )),
     },
 }  # fmt: skip

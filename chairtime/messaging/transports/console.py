@@ -25,8 +25,9 @@ def console_id(message: Message) -> str:
 
 class ConsoleTransport:
     name = "console"
+    can_lookup = True
 
-    def send(self, message: Message) -> Outcome:
+    def send(self, message: Message, *, deadline: float | None = None) -> Outcome:
         logger.info(
             "console %s to %s: %s", message.channel, message.to_address,
             (message.subject + " " + message.body)[:80] or message.template_code,

@@ -25,6 +25,7 @@ from chairtime.messaging.transports.base import (
     Temporary,
     Unknown,
     Unsupported,
+    cut_at,
 )
 
 if TYPE_CHECKING:
@@ -43,8 +44,9 @@ def message_id(message: Message) -> str:
 
 class SmtpTransport:
     name = "smtp"
+    can_lookup = False
 
-    def send(self, message: Message) -> Outcome:
+    def send(self, message: Message, *, deadline: float | None = None) -> Outcome:
         mail = EmailMessage(
             subject=message.subject, body=message.body, to=[message.to_address],
             headers={"Message-ID": message_id(message)},
@@ -59,7 +61,11 @@ class SmtpTransport:
         except OSError as error:
             return Temporary(f"SMTP connection failed: {error}")
         try:
-            connection.send_messages([mail])
+            server = connection.connection
+            with cut_at(server.sock if server is not None else None, deadline) as cut:
+                connection.send_messages([mail])
+            if cut.happened:
+                return Unknown("SMTP: no answer before the send's deadline")
         except smtplib.SMTPRecipientsRefused as error:
             return Permanent(f"recipient refused: {error.recipients}", code="recipient")
         except smtplib.SMTPResponseException as error:

@@ -3,15 +3,18 @@
 Send: POST {base}/2010-04-01/Accounts/{sid}/Messages.json, form-encoded To, From, Body and
 StatusCallback, HTTP basic auth (account sid, auth token); 201 with {"sid": …}.
 Lookup: GET {base}/2010-04-01/Accounts/{sid}/Messages/{Sid}.json when the id is known,
-else GET …/Messages.json?To=…&DateSent>=YYYY-MM-DD, matching the body and skipping ids
-another of our messages already holds (two identical texts to one number on one day).
+else GET …/Messages.json?To=…&DateSent>=YYYY-MM-DD (the day our attempt started, UTC),
+matching the body, skipping what the provider made before our attempt started (a minute
+allowed for clocks) and ids another of our messages already holds (two identical texts
+to one number on one day).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from django.conf import settings
@@ -25,19 +28,21 @@ from chairtime.messaging.transports.base import (
     NotSent,
     Outcome,
     Permanent,
+    Response,
     Sent,
-    Temporary,
     Unknown,
     classify_failure,
     http_request,
     short,
 )
+from chairtime.messaging.transports.http import post
 
 if TYPE_CHECKING:
     from chairtime.messaging.models import Message
 
 API_VERSION = "2010-04-01"
 LOOKUP_PAGES = 5
+CLOCK_ALLOWANCE = timedelta(minutes=1)  # between our clock and the provider's
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class TwilioTransport:
     timeout: float
     public_base_url: str = ""
     name: str = "twilio"
+    can_lookup: ClassVar[bool] = True
 
     @classmethod
     def from_settings(cls) -> TwilioTransport:
@@ -73,22 +79,17 @@ class TwilioTransport:
         path = reverse("messaging_hooks:status", kwargs={"provider": "twilio"})
         return f"{self.public_base_url}{path}?ref={message.pk}"
 
-    def send(self, message: Message) -> Outcome:
+    def send(self, message: Message, *, deadline: float | None = None) -> Outcome:
         form = {"To": message.to_address, "From": self.sender, "Body": message.body}
         callback = self.status_callback(message)
         if callback:
             form["StatusCallback"] = callback
-        try:
-            response = http_request(
-                "POST", f"{self._account_url()}/Messages.json", timeout=self.timeout,
-                form=form, basic_auth=self._auth(),
-            )  # fmt: skip
-        except NotSent as error:
-            return Temporary(str(error))
-        except MaybeSent as error:
-            return Unknown(str(error))
-        if not 200 <= response.status < 300:
-            return _failure(response)
+        response = post(
+            f"{self._account_url()}/Messages.json", timeout=self.timeout, deadline=deadline,
+            failure=_failure, form=form, basic_auth=self._auth(),
+        )  # fmt: skip
+        if not isinstance(response, Response):
+            return response
         sid = _sid(response)
         if sid is None:
             return Unknown(f"HTTP {response.status} without a readable sid: {short(response.body)}")
@@ -112,7 +113,8 @@ class TwilioTransport:
     def _lookup_by_recipient(self, message: Message) -> Lookup:
         from chairtime.messaging.selectors import provider_ids_taken
 
-        since = (message.created_at - timedelta(days=1)).date().isoformat()
+        started = message.attempt_started_at or message.created_at
+        since = (started - CLOCK_ALLOWANCE).date().isoformat()  # the API's dates are UTC
         query: dict[str, str] | None = {"To": message.to_address, "DateSent>": since}
         url: str | None = f"{self._account_url()}/Messages.json"
         candidates: list[str] = []
@@ -123,6 +125,7 @@ class TwilioTransport:
             candidates += [
                 str(item["sid"]) for item in payload.get("messages", [])
                 if isinstance(item, dict) and item.get("body") == message.body and item.get("sid")
+                and not _made_before(item, started - CLOCK_ALLOWANCE)
             ]  # fmt: skip
             next_uri = payload.get("next_page_uri")
             url, query = (self.base_url + str(next_uri), None) if next_uri else (None, None)
@@ -140,6 +143,16 @@ class TwilioTransport:
         if response.status != 404 and not 200 <= response.status < 300:
             raise LookupFailed(f"HTTP {response.status}: {short(response.body)}")
         return response
+
+
+def _made_before(item: dict[str, Any], moment: datetime) -> bool:
+    """The provider made this message before `moment` (its date_created, RFC 2822); an
+    item without a readable date is kept."""
+    try:
+        created = parsedate_to_datetime(str(item.get("date_created") or ""))
+    except (TypeError, ValueError):
+        return False
+    return created.tzinfo is not None and created < moment
 
 
 def _json(response: Any) -> dict[str, Any]:

@@ -477,3 +477,15 @@ def test_treatment_can_be_left_out():
     assert not TreatmentPlan.objects.filter(branch__organization=org).exists()
     assert not Invoice.objects.filter(branch__organization=org).exists()
     assert result.plans == result.invoices == 0
+
+
+def test_the_front_desk_steps_run_on_the_finished_book(year):
+    from chairtime.frontdesk.models import DailyGoal
+    from chairtime.labs.models import LabCase
+    from chairtime.waitlist.models import SlotOffer, WaitlistEntry
+
+    org = year.organization
+    assert year.waitlist.entries == WaitlistEntry.objects.filter(patient__organization=org).count()
+    assert year.waitlist.offers == SlotOffer.objects.filter(branch__organization=org).count() > 0
+    assert year.labs.cases == LabCase.objects.filter(branch__organization=org).count() > 0
+    assert year.front_desk.goals == DailyGoal.objects.filter(branch__organization=org).count() == 2

@@ -63,6 +63,8 @@ class Command(BaseCommand):
             f"{result.payments} payments ({result.money_seconds:.1f} s); {result.complaints} "
             f"complaints, {result.surveys} NPS surveys ({result.answered_surveys} answered), "
             f"{result.profiles} patient profiles, {result.care.tasks} care tasks with "
-            f"{result.care.attempts} calls, {result.messaging.messages} messages "
+            f"{result.care.attempts} calls, {result.messaging.messages} messages, "
+            f"{result.waitlist.entries} waitlist entries ({result.waitlist.claimed} of "
+            f"{result.waitlist.offers} offers claimed), {result.labs.cases} lab cases "
             f"({result.crm_seconds:.1f} s)"
         )
