@@ -457,6 +457,10 @@ class _Branch:
             updated_at=moment,
         )  # fmt: skip
         if entry.later_appointment_id is not None:
+            # Same procedure, earlier: plan items booked on the later visit move with it.
+            TreatmentItem.objects.filter(appointment_id=entry.later_appointment_id).update(
+                appointment_id=appointment_id, updated_at=moment
+            )
             Appointment.objects.filter(pk=entry.later_appointment_id).update(
                 status=AppointmentStatus.CANCELLED, cancelled_at=moment,
                 cancelled_by=CancelledBy.PATIENT, cancel_reason=MOVED_EARLIER, updated_at=moment,
