@@ -246,6 +246,11 @@ Q_CLUSTER = {
 }
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:  # type: ignore[operator]
     raise ImproperSetting("CHAIRTIME_TASK_RETRY_SECONDS must exceed CHAIRTIME_TASK_TIMEOUT_SECONDS")
+# The waitlist's refill after a release is a queued task; the test suite runs no worker,
+# so there it runs in the request after the commit instead (chairtime/waitlist/receivers.py).
+WAITLIST_REFILL_INLINE = env_bool("CHAIRTIME_WAITLIST_REFILL_INLINE", ENVIRONMENT == "test")
+# How often the day view and the meeting pages ask whether the book changed (ADR 14).
+CHAIRTIME_LIVE_POLL_MS = env_int("CHAIRTIME_LIVE_POLL_MS", 10_000, minimum=250)
 
 # --- Messaging (chairtime.messaging, ADR 10) ----------------------------------------------
 # The transport per channel; "console" records to the outbox and sends nothing anywhere,

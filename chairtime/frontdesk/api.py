@@ -168,8 +168,9 @@ def no_shows(request: HttpRequest, day: date | None = None) -> list[ReleasedOut]
 @router.post(
     "/no-shows/{int:appointment_id}/fee", response={201: FeeOut},
     summary="Charge the no-show fee of a missed appointment",
-    description="Once per appointment (409 the second time); 422 when the branch's rule "
-    "does not apply or the day is in a locked period.",
+    description="Invoiced today, the line naming the missed day. Once per appointment (409 "
+    "the second time); 422 when the branch's rule does not apply or today is in a locked "
+    "period.",
 )  # fmt: skip
 def fee_charge(request: HttpRequest, appointment_id: int) -> Status[FeeOut]:
     access = api_branch_access(request)

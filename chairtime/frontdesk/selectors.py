@@ -64,6 +64,9 @@ ARRIVED_STATUSES = (
 )  # fmt: skip
 LATE_ARRIVAL = timedelta(minutes=10)  # arriving later than this after the start is late
 FEE_WINDOW = timedelta(days=365)  # the fee rule counts no-shows in the last twelve months
+# The morning meeting flags appointments of today and the next days whose lab case is not
+# back: time enough to call the lab (or the patient) before the chair hour is lost.
+LAB_LOOKAHEAD_DAYS = 5
 MONEY: DecimalField[Decimal, Decimal] = DecimalField(max_digits=14, decimal_places=2)
 
 
@@ -301,6 +304,9 @@ class MorningMeeting:
     yesterday: DayFigures
     production: Production
     balances: list[Balance] | None  # None: the reader may not see money
+    # Appointments from the day to `lab_until` (LAB_LOOKAHEAD_DAYS on) with a case not back.
+    lab_until: date
+    lab_ahead: list[tuple[Appointment, list[CaseFlag]]]
 
     @property
     def vips(self) -> list[MeetingRow]:
@@ -382,7 +388,10 @@ def get_morning_meeting(
     *, branch: Branch, day: date, now: datetime, with_money: bool
 ) -> MorningMeeting:
     """Everything the morning meeting shows for the branch's `day`."""
+    from chairtime.labs.selectors import unready_appointments
+
     bounds = day_bounds(branch, day)
+    lab_until = day + timedelta(days=LAB_LOOKAHEAD_DAYS)
     appointments = list_day_appointments(branch=branch, start=bounds.start, end=bounds.end)
     rows = meeting_rows(branch=branch, day=day, now=now, appointments=appointments)
     by_chair_order = sorted(
@@ -404,6 +413,11 @@ def get_morning_meeting(
             goal=goal.amount if goal is not None else None,
         ),
         balances=list_balances(branch=branch, patient_ids=patient_ids) if with_money else None,
+        lab_until=lab_until,
+        lab_ahead=unready_appointments(
+            branch, start=bounds.start, end=day_bounds(branch, lab_until).end,
+            today=today_of(branch, now),
+        ),
     )  # fmt: skip
 
 

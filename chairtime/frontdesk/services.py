@@ -159,10 +159,11 @@ def freeze_due_days(*, now: datetime | None = None) -> FreezeRun:
 def charge_no_show_fee(
     *, actor: User, appointment: Appointment, now: datetime | None = None
 ) -> NoShowFee:
-    """Bill the branch's no-show fee for a missed appointment, once: an invoice dated the
-    appointment's day (refused in a locked period, as any money write), linked to the
-    appointment. Needs money.collect. A second charge is refused (409), even at once: the
-    database holds one fee per appointment."""
+    """Bill the branch's no-show fee for a missed appointment, once: an invoice issued
+    today (the fee is charged now, so a missed day in a closed period can still be billed
+    without writing into it), its line naming the missed day, linked to the appointment.
+    Needs money.collect. A second charge is refused (409), even at once: the database holds
+    one fee per appointment."""
     now = now or timezone.now()
     branch = appointment.branch
     _require(actor, branch, Capability.MONEY_COLLECT)
@@ -179,7 +180,7 @@ def charge_no_show_fee(
         actor=actor, branch=branch, patient=appointment.patient, amount=rule.amount,
         description=_("No-show fee: %(procedure)s on %(day)s")
         % {"procedure": appointment.procedure.localized_name(), "day": day.isoformat()},
-        issued_on=min(day, today_of(branch, now)), now=now,
+        issued_on=None, now=now,
     )  # fmt: skip
     try:
         with transaction.atomic():

@@ -97,10 +97,17 @@ def no_show_report(request: HttpRequest) -> HttpResponse:
     access = branch_access_of(request)
     branch = access.branch
     day, date_error = _day(request, branch)
+    today = today_of(branch, timezone.now())
+    # A fee is invoiced today: no button while today itself is in the closed period.
+    is_today_closed = (
+        branch.financial_lock_date is not None
+        and branch.financial_lock_date >= today
+        and not access.can(Capability.MONEY_EDIT_LOCKED)
+    )
     context = {
         "report": get_no_show_report(branch=branch, day=day), "day": day,
-        "today": today_of(branch, timezone.now()), "date_error": date_error,
-        "can_charge": access.can(Capability.MONEY_COLLECT),
+        "today": today, "date_error": date_error,
+        "can_charge": access.can(Capability.MONEY_COLLECT) and not is_today_closed,
         "can_see_money": access.can(Capability.MONEY_VIEW),
         "previous_day": day - timedelta(days=1), "next_day": day + timedelta(days=1),
         "live_days": [day],

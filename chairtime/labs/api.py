@@ -106,6 +106,18 @@ class OverdueLabOut(Schema):
     cases: list[CaseOut]
 
 
+# The services name the things they resolve (`lab`); the payload names their ids (`lab_id`).
+PAYLOAD_NAMES = {
+    "patient": "patient_id", "lab": "lab_id", "appointment": "appointment_id",
+    "plan_item": "plan_item_id",
+}  # fmt: skip
+
+
+def _in_payload_names(error: InvalidInput) -> InvalidInput:
+    """The same refusal with each field named as the payload names it."""
+    return type(error)({PAYLOAD_NAMES.get(k, k): v for k, v in error.errors.items()})
+
+
 def _case_out(case: LabCase, today: date) -> CaseOut:
     return CaseOut(
         id=case.pk, branch_id=case.branch_id, patient_id=case.patient_id,
@@ -154,12 +166,15 @@ def case_create(request: HttpRequest, payload: CaseIn) -> Status[CaseOut]:
     access = api_branch_access(request)
     access.require(Capability.LAB_EDIT)
     patient = access_patient(access, payload.patient_id, capability=Capability.LAB_EDIT)
-    case = order_case(
-        actor=acting_user(request), branch=access.branch, patient=patient,
-        lab_id=payload.lab_id, kind=payload.kind, teeth=payload.teeth, shade=payload.shade,
-        notes=payload.notes, due_on=payload.due_on, appointment_id=payload.appointment_id,
-        plan_item_id=payload.plan_item_id,
-    )  # fmt: skip
+    try:
+        case = order_case(
+            actor=acting_user(request), branch=access.branch, patient=patient,
+            lab_id=payload.lab_id, kind=payload.kind, teeth=payload.teeth, shade=payload.shade,
+            notes=payload.notes, due_on=payload.due_on, appointment_id=payload.appointment_id,
+            plan_item_id=payload.plan_item_id,
+        )  # fmt: skip
+    except InvalidInput as error:
+        raise _in_payload_names(error) from None
     return Status(201, _case_out(access_case(access, case.pk), today_in(access.branch)))
 
 

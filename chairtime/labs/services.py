@@ -22,12 +22,14 @@ from chairtime.audit.models import AuditAction
 from chairtime.audit.services import diff, record_event
 from chairtime.clinical.models import TreatmentItem
 from chairtime.clinical.teeth import parse_teeth, validate_teeth
-from chairtime.core.errors import InvalidInput, Message
+from chairtime.core.errors import InvalidInput, Message, NotFound
 from chairtime.labs.choices import STEPS, CaseKind, LabCaseStatus, LabStep
 from chairtime.labs.models import MAX_TURNAROUND_DAYS, Lab, LabCase
 from chairtime.patients.models import Patient
 from chairtime.scheduling.models import Appointment
+from chairtime.tenancy.access import get_branch_access
 from chairtime.tenancy.models import Branch, Organization
+from chairtime.tenancy.roles import Capability
 
 Actor = AbstractBaseUser | AnonymousUser | None
 NAME_MAX, PHONE_MAX, SHADE_MAX, NOTES_MAX, STEP_NOTE_MAX = 120, 40, 30, 500, 200
@@ -124,20 +126,25 @@ def validate_lab_values(
     return clean
 
 
-def create_lab(*, actor: Actor, organization: Organization, values: Mapping[str, Any]) -> Lab:
-    """A new lab of the organisation (name required; turnaround 7 days unless given)."""
+def create_lab(*, actor: Actor, branch: Branch, values: Mapping[str, Any]) -> Lab:
+    """A new lab of the organisation of `branch`, the acting branch (name required;
+    turnaround 7 days unless given). Audited in the acting branch's log."""
+    organization = branch.organization
     clean = validate_lab_values(organization, values)
     with transaction.atomic():
         lab = Lab.objects.create(organization=organization, **clean)
         record_event(
             actor=actor, action=AuditAction.CREATE, target=lab, summary=f"lab {lab.name}",
-            organization_id=organization.pk,
+            organization_id=organization.pk, branch_id=branch.pk,
         )  # fmt: skip
     return lab
 
 
-def update_lab(*, actor: Actor, lab: Lab, values: Mapping[str, Any]) -> Lab:
-    """Change some settings of a lab; open cases keep the due dates they have."""
+def update_lab(*, actor: Actor, branch: Branch, lab: Lab, values: Mapping[str, Any]) -> Lab:
+    """Change some settings of a lab of the acting branch's organisation (audited in that
+    branch's log); open cases keep the due dates they have."""
+    if lab.organization_id != branch.organization_id:
+        raise InvalidInput.on("lab", _("Choose one of the organisation's labs."))
     clean = validate_lab_values(lab.organization, values, lab=lab)
     with transaction.atomic():
         locked = Lab.objects.select_for_update().get(pk=lab.pk)
@@ -150,7 +157,7 @@ def update_lab(*, actor: Actor, lab: Lab, values: Mapping[str, Any]) -> Lab:
             record_event(
                 actor=actor, action=AuditAction.UPDATE, target=locked,
                 summary=f"lab {locked.name}", changes=changes,
-                organization_id=locked.organization_id,
+                organization_id=locked.organization_id, branch_id=branch.pk,
             )  # fmt: skip
     return locked
 
@@ -167,8 +174,23 @@ def _lab_of(branch: Branch, lab_id: Any, errors: dict[str, list[Message]]) -> La
     return lab
 
 
+def _sees_schedule_of(actor: Actor, branch_id: int) -> bool:
+    """Whether the actor may see the book of another branch (then naming it tells them
+    nothing new)."""
+    if actor is None:
+        return False
+    try:
+        return get_branch_access(actor, branch_id).can(Capability.SCHEDULE_VIEW)
+    except NotFound:
+        return False
+
+
 def _appointment_of(
-    branch: Branch, patient: Patient, appointment_id: Any, errors: dict[str, list[Message]]
+    actor: Actor,
+    branch: Branch,
+    patient: Patient,
+    appointment_id: Any,
+    errors: dict[str, list[Message]],
 ) -> Appointment | None:
     if appointment_id in (None, ""):
         return None
@@ -181,6 +203,12 @@ def _appointment_of(
             .select_related("branch")
             .first()
         )
+    if (
+        found is not None
+        and found.branch_id != branch.pk
+        and not _sees_schedule_of(actor, found.branch_id)
+    ):
+        found = None  # forbidden looks exactly like missing
     if found is None:
         errors["appointment"] = [_("No such appointment.")]
     elif found.branch_id != branch.pk:
@@ -260,8 +288,10 @@ def order_case(
 ) -> LabCase:
     """Order a case for a patient of the branch. Refused, naming the field, for: a lab not
     the organisation's or inactive, an unknown kind, a tooth not in FDI notation, an
-    appointment of another branch or patient, a plan item of another patient, a due date
-    before the order date. Without a due date: the lab's turnaround from today."""
+    appointment of another branch (named only to an actor who sees that branch's book;
+    anyone else is told there is no such appointment) or patient, a plan item of another
+    patient, a due date before the order date. Without a due date: the lab's turnaround
+    from today."""
     now = now or timezone.now()
     today = _local_day(branch, now)
     errors: dict[str, list[Message]] = {}
@@ -280,7 +310,7 @@ def order_case(
     clean_shade = _text(shade, "shade", SHADE_MAX, errors)
     clean_notes = _text(notes, "notes", NOTES_MAX, errors)
     fixed_due = _due_on(due_on, today, "due_on", errors)
-    appointment = _appointment_of(branch, patient, appointment_id, errors)
+    appointment = _appointment_of(actor, branch, patient, appointment_id, errors)
     plan_item = _plan_item_of(branch, patient, plan_item_id, errors)
     if errors:
         raise InvalidInput(errors)
@@ -296,6 +326,7 @@ def order_case(
         record_event(
             actor=actor, action=AuditAction.CREATE, target=case,
             summary=f"lab case {kind} at {lab.name}, due {case.due_on}",
+            organization_id=branch.organization_id,
         )  # fmt: skip
     return case
 
@@ -366,5 +397,6 @@ def step_case(
             actor=actor, action=AuditAction.UPDATE, target=locked,
             summary=f"lab case {step}" + (f": {clean_note}" if clean_note else ""),
             changes=diff(before, {"status": locked.status, "due_on": locked.due_on}),
+            organization_id=locked.branch.organization_id,
         )  # fmt: skip
     return locked

@@ -226,8 +226,7 @@ def lab_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             create_lab(
-                actor=acting_user(request), organization=access.branch.organization,
-                values=form.values(),
+                actor=acting_user(request), branch=access.branch, values=form.values(),
             )  # fmt: skip
         except InvalidInput as error:
             _add_errors(form, error)
@@ -244,7 +243,9 @@ def lab_edit(request: HttpRequest, lab_id: int) -> HttpResponse:
     form = LabForm(request.POST or None, initial=LabForm.initial_of(lab))
     if request.method == "POST" and form.is_valid():
         try:
-            update_lab(actor=acting_user(request), lab=lab, values=form.values())
+            update_lab(
+                actor=acting_user(request), branch=access.branch, lab=lab, values=form.values()
+            )
         except InvalidInput as error:
             _add_errors(form, error)
         else:

@@ -141,6 +141,17 @@ def entry_detail(request: HttpRequest, entry_id: int) -> EntryOut:
     return _entry_out(access_entry(api_branch_access(request), entry_id))
 
 
+# The service names the model's fields; a client is told the payload's field it sent.
+PAYLOAD_FIELDS = {"patient": "patient_id", "procedure": "procedure_id", "doctor": "doctor_id"}
+
+
+def _payload_names(error: InvalidInput) -> InvalidInput:
+    renamed: dict[str, list[str]] = {}
+    for name, messages in error.errors.items():
+        renamed.setdefault(PAYLOAD_FIELDS.get(name, name), []).extend(messages)
+    return type(error)(renamed)  # a Conflict stays a Conflict (409)
+
+
 def _lookup(payload: EntryIn, organization_id: int) -> EntryData:
     errors: dict[str, list[str]] = {}
     patient = Patient.objects.filter(pk=payload.patient_id, organization_id=organization_id).first()
@@ -168,7 +179,10 @@ def entry_create(request: HttpRequest, payload: EntryIn) -> Status[EntryOut]:
     access = api_branch_access(request)
     access.require(Capability.SCHEDULE_BOOK)
     data = _lookup(payload, access.branch.organization_id)
-    entry = add_entry(actor=acting_user(request), branch=access.branch, data=data)
+    try:
+        entry = add_entry(actor=acting_user(request), branch=access.branch, data=data)
+    except InvalidInput as error:
+        raise _payload_names(error) from None
     return Status(201, _entry_out(access_entry(access, entry.pk)))
 
 

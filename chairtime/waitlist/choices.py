@@ -53,6 +53,7 @@ class InviteState(models.TextChoices):
     TAKEN = "taken", _("Taken by another")
     GONE = "gone", _("Slot gone")
     UNAVAILABLE = "unavailable", _("Could not be booked")
+    CLOSED = "closed", _("No longer waiting")
 
 
 class Tier(models.IntegerChoices):

@@ -347,6 +347,17 @@ def is_slot_free(offer: SlotOffer, procedure: Procedure) -> bool:
     return not _overlaps(book.resources, offer.starts_at, offer.starts_at + duration + buffer)
 
 
+def is_start_taken(offer: SlotOffer) -> bool:
+    """Whether the offer's chair or doctor is now busy at its very start (booked by hand
+    meanwhile): then nobody can have the slot, whatever their procedure."""
+    return (
+        Appointment.objects.exclude(status__in=RELEASED_STATUSES)
+        .filter(Q(chair_id=offer.chair_id) | Q(doctor_id=offer.doctor_id))
+        .filter(starts_at__lte=offer.starts_at, blocked_until__gt=offer.starts_at)
+        .exists()
+    )
+
+
 # --- offers ---------------------------------------------------------------------------------
 def list_offers(*, branch: Branch, status: str = "") -> QuerySet[SlotOffer]:
     rows = SlotOffer.objects.filter(branch=branch).select_related(

@@ -8,9 +8,11 @@
   `INVITES_PER_OFFER`, each with a claim link in a message through the outbox, in one
   transaction. Running it again for the same gap (the automatic run, then a click on
   "Fill this gap") adds invites only while fewer than that are still live.
-- A claim locks the offer row first, so claims of one slot queue and the first valid one
-  books through the appointment book's own service (whose no-overlap guard is the last
-  line); the others find the offer filled. Every later link says so.
+- A claim locks the offer row, then the invite, then the waitlist entry, so claims of one
+  slot queue on the offer and claims of one entry (invited to several offers) queue on the
+  entry; the first valid one books through the appointment book's own service (whose
+  no-overlap guard is the last line); the others find the offer filled or the entry
+  closed. Every later link says so.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from chairtime.waitlist.selectors import (
     Gap,
     get_invite_by_hash,
     is_slot_free,
+    is_start_taken,
     list_branch_doctors,
     qualified_doctor_ids,
     rank_candidates,
@@ -204,15 +207,18 @@ def refill_slot(
         .select_related("branch__organization")
         .get(pk=appointment_id)
     )
-    offer = SlotOffer.objects.filter(source_appointment=source, freed_starts_at=starts_at).first()
+    # Locked, so a claim filling it meanwhile is seen (the refill then waits for it).
+    offer = (
+        SlotOffer.objects.select_for_update(of=("self",))
+        .filter(source_appointment=source, freed_starts_at=starts_at)
+        .first()
+    )
     if offer is not None and offer.status != OfferStatus.OPEN:
         return Refill(offer, [], "closed")
     offered_start = offer.starts_at if offer else max(starts_at, _round_up(now + MIN_NOTICE))
     if offered_start < now + MIN_NOTICE or offered_start >= ends_at:
         return Refill(offer, [], "too_late")
-    live = (
-        offer.invites.filter(state=InviteState.INVITED, expires_at__gt=now).count() if offer else 0
-    )
+    live = _count_live(offer, now) if offer else 0
     if live >= size:
         return Refill(offer, [], "enough")
     gap = Gap(source.branch, chair_id, doctor_id, offered_start, ends_at,
@@ -252,6 +258,14 @@ def refill_slot(
         changes={"invites": (len(asked), rank)},
     )  # fmt: skip
     return Refill(offer, invited, "invited")
+
+
+def _count_live(offer: SlotOffer, now: datetime) -> int:
+    """Invites that may still be claimed: open, not expired, their patient still waiting
+    (an entry booked through another offer, or removed, no longer holds a place)."""
+    return offer.invites.filter(
+        state=InviteState.INVITED, expires_at__gt=now, entry__status=EntryStatus.ACTIVE
+    ).count()
 
 
 def refill_appointment(
@@ -294,7 +308,9 @@ class Claim:
 def _state(invite: OfferInvite, offer: SlotOffer, entry: WaitlistEntry, now: datetime) -> str:
     if invite.state == InviteState.CLAIMED:
         return "yours"
-    if invite.state in (InviteState.TAKEN, InviteState.GONE, InviteState.UNAVAILABLE):
+    if invite.state in (
+        InviteState.TAKEN, InviteState.GONE, InviteState.UNAVAILABLE, InviteState.CLOSED,
+    ):  # fmt: skip
         return str(invite.state)
     if offer.status == OfferStatus.FILLED:
         return "taken"
@@ -332,7 +348,9 @@ def claim_slot(*, token: str, now: datetime | None = None) -> Claim:
     "yours"; a filled, gone or expired offer books nothing."""
     now = now or timezone.now()
     found = _find(token)
-    # Lock order: the offer, then the invite. Every claim of the slot queues on the offer.
+    # Lock order: the offer, the invite, then the entry. Every claim of the slot queues on
+    # the offer; every claim of one entry (invited to several offers) on the entry, which
+    # is read again under its lock, as is a removal racing the claim.
     offer = (
         SlotOffer.objects.select_for_update(of=("self",))
         .select_related("branch", "chair", "doctor", "assistant")
@@ -340,10 +358,14 @@ def claim_slot(*, token: str, now: datetime | None = None) -> Claim:
     )
     invite = (
         OfferInvite.objects.select_for_update(of=("self",))
-        .select_related("patient", "procedure", "entry", "message")
+        .select_related("patient", "procedure", "message")
         .get(pk=found.pk)
     )
-    state = _state(invite, offer, invite.entry, now)
+    entry = WaitlistEntry.objects.select_for_update().get(pk=invite.entry_id)
+    invite.entry = entry
+    state = _state(invite, offer, entry, now)
+    if state == "closed" and invite.state == InviteState.INVITED:
+        _answer(invite, InviteState.CLOSED, now)  # no longer live: the offer may ask another
     if state != "open":
         return Claim(invite, offer, state)
     request = BookingRequest(
@@ -355,20 +377,40 @@ def claim_slot(*, token: str, now: datetime | None = None) -> Claim:
     try:
         appointment = book_appointment(actor=None, branch=offer.branch, request=request, now=now)  # type: ignore[arg-type]
     except InvalidInput:  # a Conflict too: taken in the book, or this patient is busy then
-        if not is_slot_free(offer, invite.procedure):
+        # Only a taken start closes the slot for everyone; anything else (this patient is
+        # busy then, this procedure is too long for what is left) is this invite's alone.
+        if is_start_taken(offer):
             _close(offer, invite, OfferStatus.GONE, None, now)
             return Claim(invite, offer, "gone")
         _answer(invite, InviteState.UNAVAILABLE, now)
         return Claim(invite, offer, "unavailable")
     _close(offer, invite, OfferStatus.FILLED, appointment, now)
-    entry = invite.entry
     entry.status, entry.appointment, entry.closed_at = EntryStatus.BOOKED, appointment, now
     entry.save(update_fields=["status", "appointment", "closed_at", "updated_at"])
+    closed = _close_other_invites(entry, invite, now)
     record_event(
         actor=None, action=AuditAction.UPDATE, target=entry, organization_id=offer.branch.organization_id,
-        summary="waitlist: booked by claim link", changes={"status": (EntryStatus.ACTIVE, entry.status)},
+        summary=f"waitlist: booked by claim link ({closed} other invites closed)",
+        changes={"status": (EntryStatus.ACTIVE, entry.status)},
     )  # fmt: skip
     return Claim(invite, offer, "yours", is_new=True)
+
+
+def _close_other_invites(entry: WaitlistEntry, winner: OfferInvite, now: datetime) -> int:
+    """Close the booked entry's open invites to other slots, so they stop counting as live
+    and those offers can ask someone else. Rows locked by a concurrent claim are skipped
+    rather than waited for (waiting would invert the offer → invite → entry lock order):
+    that claim reads the entry under its lock, finds it booked and closes its own invite."""
+    others = list(
+        OfferInvite.objects.select_for_update(of=("self",), skip_locked=True)
+        .filter(entry=entry, state=InviteState.INVITED)
+        .exclude(pk=winner.pk)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return OfferInvite.objects.filter(pk__in=others, state=InviteState.INVITED).update(
+        state=InviteState.CLOSED, answered_at=now, updated_at=now
+    )
 
 
 def _answer(invite: OfferInvite, state: str, now: datetime) -> None:

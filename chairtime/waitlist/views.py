@@ -212,9 +212,11 @@ def claim_link(request: HttpRequest, token: str) -> HttpResponse:
             "state": claim.state, "branch": branch, "doctor": str(claim.offer.doctor),
             "procedure": claim.invite.procedure.localized_name(language),
             "when": appointment_time(claim.offer.starts_at, branch.zone, language),
-            "expires": timezone.localtime(claim.invite.expires_at, branch.zone),
-            "just_done": claim.is_new,
+            "expires": claim.invite.expires_at, "just_done": claim.is_new,
         }  # fmt: skip
-        response = render(request, "waitlist/claim.html", context)
+        # Nobody is logged in here, so the active zone would be UTC: the template's date
+        # filters must show the branch's local time.
+        with timezone.override(branch.zone):
+            response = render(request, "waitlist/claim.html", context)
         response["Content-Language"] = language
     return response

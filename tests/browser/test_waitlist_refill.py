@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from playwright.sync_api import expect
 
 from chairtime.crm.choices import CustomerGroup
@@ -53,6 +53,7 @@ def test_a_cancelled_slot_goes_to_the_waitlisted_vip_who_claims_it_by_link(
     live_server, page, browser, world, persona, settings, monkeypatch
 ):
     settings.MESSAGING_PUBLIC_BASE_URL = ""
+    settings.CHAIRTIME_LIVE_POLL_MS = 400  # the day view polls the book's version (live.js)
     monkeypatch.setattr("chairtime.waitlist.services.INVITES_PER_OFFER", 1)
     branch = world.branch_a
     open_branch(branch)
@@ -116,16 +117,18 @@ def test_a_cancelled_slot_goes_to_the_waitlisted_vip_who_claims_it_by_link(
     patient_page.goto(live_server.url + link)
     expect(patient_page.locator("#claim h1")).to_have_text(branch.name)
     patient_page.locator("button[value=take]").click()
-    expect(patient_page.locator("#claim-state")).to_contain_text(
-        "It is yours: the appointment is booked."
-    )
+    with translation.override("vi"):  # the branch's language: the patient set none
+        yours = translation.gettext("It is yours: the appointment is booked. See you then!")
+    expect(patient_page.locator("#claim-state")).to_have_text(yours)
     phone.close()
 
-    # The front desk sees the VIP in the slot.
-    page.goto(day_url)
+    # The front desk's day view, still open and never reloaded, shows the VIP in the slot.
+    page.evaluate("window.neverReloaded = true")
+    page.keyboard.press("Escape")  # close the dialog
     new = Appointment.objects.exclude(pk=booked.pk).get()
     block = page.locator(f"#appointment-{new.pk}")
     expect(block).to_contain_text("Phạm Minh Thư")
+    assert page.evaluate("window.neverReloaded") is True
     assert (new.patient_id, new.starts_at, new.chair_id, new.doctor_id, new.status) == (
         vip.patient_id, starts_at, booked.chair_id, doctor.pk, "booked",
     )  # fmt: skip

@@ -1,5 +1,6 @@
 """Charging the no-show fee: only where the branch's rule applies, once per appointment
-(even two at once), refused in a locked period, only by someone who takes money."""
+(even two at once), invoiced today (so a missed day in a closed period can be billed;
+refused only while today is closed), only by someone who takes money."""
 
 from __future__ import annotations
 
@@ -52,9 +53,10 @@ def rule(branch: Branch, *, from_count: int = 2, is_enabled: bool = True) -> Non
     )
 
 
-def test_charges_the_fee_on_an_invoice_dated_the_missed_day(missed, persona):
+def test_charges_the_fee_on_an_invoice_issued_today_naming_the_missed_day(missed, persona):
     rule(missed.branch)
     receptionist = persona(Role.RECEPTIONIST)
+    missed_day = timezone.localdate(missed.starts_at, missed.branch.zone)
 
     fee = charge_no_show_fee(actor=receptionist, appointment=missed)
 
@@ -62,11 +64,13 @@ def test_charges_the_fee_on_an_invoice_dated_the_missed_day(missed, persona):
     [line] = invoice.lines.all()
     assert (fee.invoice, fee.amount, fee.charged_by) == (invoice, Decimal("200000"), receptionist)
     assert (invoice.issued_on, invoice.total, invoice.balance, invoice.patient) == (
-        timezone.localdate(missed.starts_at, missed.branch.zone), Decimal("200000"),
+        timezone.localdate(timezone=missed.branch.zone), Decimal("200000"),
         Decimal("200000"), missed.patient,
     )  # fmt: skip
-    assert (line.kind, line.description) == (LineKind.FEE, "No-show fee: Filling on "
-                                             f"{invoice.issued_on.isoformat()}")  # fmt: skip
+    assert invoice.issued_on == missed_day + timedelta(days=2)
+    assert (line.kind, line.description) == (
+        LineKind.FEE, f"No-show fee: Filling on {missed_day.isoformat()}",
+    )  # fmt: skip
     assert AuditEvent.objects.filter(object_type="frontdesk.noshowfee").count() == 1
 
 
@@ -93,11 +97,23 @@ def test_refused_where_the_rule_does_not_apply(missed, persona, from_count, is_e
     assert Invoice.objects.count() == 0
 
 
-def test_refused_in_a_locked_period(missed, persona):
+def test_a_no_show_in_a_locked_period_is_charged_today(missed, persona):
     rule(missed.branch)
-    Branch.objects.filter(pk=missed.branch_id).update(
-        financial_lock_date=timezone.localdate(missed.starts_at, missed.branch.zone)
-    )
+    missed_day = timezone.localdate(missed.starts_at, missed.branch.zone)
+    Branch.objects.filter(pk=missed.branch_id).update(financial_lock_date=missed_day)
+    missed.branch.refresh_from_db()
+
+    fee = charge_no_show_fee(actor=persona(Role.RECEPTIONIST), appointment=missed)
+
+    assert fee.invoice.issued_on == timezone.localdate(timezone=missed.branch.zone)
+    assert fee.invoice.issued_on > missed_day  # nothing written into the closed period
+    assert (Invoice.objects.count(), NoShowFee.objects.count()) == (1, 1)
+
+
+def test_refused_while_today_is_in_the_locked_period(missed, persona):
+    rule(missed.branch)
+    today = timezone.localdate(timezone=missed.branch.zone)
+    Branch.objects.filter(pk=missed.branch_id).update(financial_lock_date=today)
     missed.branch.refresh_from_db()
 
     with pytest.raises(InvalidInput) as refused:

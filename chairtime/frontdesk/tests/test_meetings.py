@@ -20,6 +20,7 @@ from chairtime.clinical.models import Procedure
 from chairtime.crm.choices import CustomerGroup
 from chairtime.frontdesk.models import DailyGoal, DaySnapshot
 from chairtime.frontdesk.selectors import (
+    LAB_LOOKAHEAD_DAYS,
     compute_scheduled_production,
     get_book_version,
     get_evening_meeting,
@@ -295,6 +296,45 @@ def test_morning_meeting_reads_the_same_number_of_queries_however_busy(desk, wor
             desk.book(patient, hour, chair=chair, procedure=desk.implant)
 
     assert count() == few
+
+
+def test_morning_meeting_flags_lab_cases_not_back_in_the_next_days(desk, world):
+    lab = Lab.objects.create(organization=world.acme, name="Smile Lab")
+
+    def case_for(visit: Appointment, status: str, due_on: date) -> None:
+        LabCase.objects.create(
+            branch=desk.branch, patient=visit.patient, lab=lab, kind="crown", status=status,
+            due_on=due_on, appointment=visit, ordered_at=NOW - timedelta(days=10),
+            sent_at=None if status in ("ordered", "cancelled") else NOW - timedelta(days=9),
+        )  # fmt: skip
+
+    def visit(day: date, **fields: object) -> Appointment:
+        return desk.book(PatientFactory(home_branch=desk.branch), 9, day=day,
+                         procedure=desk.implant, **fields)  # fmt: skip
+
+    today = visit(TODAY)
+    in_three_days = visit(TODAY + timedelta(days=3))
+    last_day = visit(TODAY + timedelta(days=LAB_LOOKAHEAD_DAYS))
+    case_for(today, "sent", YESTERDAY)
+    case_for(in_three_days, "ordered", TODAY + timedelta(days=2))
+    case_for(last_day, "returned", TODAY + timedelta(days=6))
+    case_for(visit(TODAY + timedelta(days=LAB_LOOKAHEAD_DAYS + 1)), "sent", TODAY)  # too far
+    case_for(visit(TODAY + timedelta(days=2)), "received", TODAY)  # back
+    case_for(visit(TODAY + timedelta(days=1), status=AppointmentStatus.CANCELLED), "sent", TODAY)
+    case_for(visit(YESTERDAY), "sent", TODAY)  # already past
+    case_for(visit(TODAY + timedelta(days=4)), "cancelled", TODAY)  # no case to wait for
+
+    meeting = get_morning_meeting(branch=desk.branch, day=TODAY, now=NOW, with_money=False)
+
+    assert meeting.lab_until == TODAY + timedelta(days=5)
+    assert [
+        (appointment.pk, [(f.lab_name, f.status, f.due_on, f.is_overdue) for f in flags])
+        for appointment, flags in meeting.lab_ahead
+    ] == [
+        (today.pk, [("Smile Lab", "sent", YESTERDAY, True)]),
+        (in_three_days.pk, [("Smile Lab", "ordered", TODAY + timedelta(days=2), False)]),
+        (last_day.pk, [("Smile Lab", "returned", TODAY + timedelta(days=6), False)]),
+    ]
 
 
 # --- the evening meeting -------------------------------------------------------------------------

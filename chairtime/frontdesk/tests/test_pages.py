@@ -14,8 +14,10 @@ from chairtime.billing.models import Invoice
 from chairtime.frontdesk.models import DailyGoal, DaySnapshot, NoShowFee, NoShowFeeRule
 from chairtime.frontdesk.selectors import get_book_version
 from chairtime.frontdesk.tests.helpers import appointment, local
+from chairtime.labs.models import Lab, LabCase
 from chairtime.scheduling.choices import AppointmentStatus
 from chairtime.scheduling.models import Appointment
+from chairtime.tenancy.models import Branch
 from chairtime.tenancy.roles import Role
 from tests.factories import (
     ChairFactory,
@@ -76,6 +78,37 @@ def test_printable_view_has_no_navigation_and_the_print_stylesheet(
     body = response.content.decode()
     assert response.status_code == 200
     assert "css/print.css" in body and 'class="sidebar"' not in body and "Phạm Thu" in body
+
+
+@pytest.mark.parametrize("query", ["", "?print=1"], ids=["page", "printable"])
+def test_morning_meeting_lists_lab_cases_not_back_in_the_next_days(
+    today_booked, persona, logged_in, query
+):
+    branch = today_booked.branch
+    ahead = timezone.localdate(timezone=branch.zone) + timedelta(days=3)
+    later = appointment(
+        branch, PatientFactory(home_branch=branch, family_name="Đỗ", given_name="Lan"),
+        ProcedureFactory(organization=branch.organization, code="CRN", name="Crown"),
+        make_doctor(branch), ChairFactory(branch=branch), local(ahead, 9, 30),
+    )  # fmt: skip
+    lab = Lab.objects.create(organization=branch.organization, name="Smile Lab")
+    LabCase.objects.create(
+        branch=branch, patient=later.patient, lab=lab, kind="crown", status="sent",
+        due_on=ahead - timedelta(days=1), appointment=later, ordered_at=timezone.now(),
+        sent_at=timezone.now(),
+    )  # fmt: skip
+
+    response = logged_in(persona(Role.RECEPTIONIST)).get(
+        reverse("frontdesk:morning_meeting") + query
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    section = body[body.index('id="lab-ahead"') : body.index('id="unconfirmed"')]
+    assert f'data-appointment="{later.pk}"' in section
+    assert "Đỗ Lan" in section and "Crown" in section and "Smile Lab" in section
+    assert "09:30" in section or "9:30" in section
+    assert section.count("data-appointment=") == 1  # today's filling needs no lab
 
 
 def test_a_past_day_is_not_frozen_from_the_page(today_booked, persona, logged_in):
@@ -154,6 +187,82 @@ def test_fee_needs_money_collect_and_a_no_show(today_booked, persona, logged_in)
 
     assert (not_missed.status_code, by_doctor.status_code) == (404, 404)
     assert Invoice.objects.count() == 0
+
+
+def _missed_days_ago(booked: Appointment, days: int, branch: Branch | None = None) -> Appointment:
+    """A no-show `days` ago by the patient of `booked` (in `branch`, else the same one)."""
+    branch = branch or booked.branch
+    day = timezone.localdate(timezone=branch.zone) - timedelta(days=days)
+    return appointment(
+        branch, booked.patient if branch == booked.branch else PatientFactory(home_branch=branch),
+        ProcedureFactory(organization=branch.organization, code=f"X{days}{branch.pk}"),
+        make_doctor(branch), ChairFactory(branch=branch), local(day, 9),
+        status=AppointmentStatus.NO_SHOW,
+    )  # fmt: skip
+
+
+def test_report_offers_the_fee_of_a_locked_day_and_charges_it_today(
+    today_booked, persona, logged_in
+):
+    branch = today_booked.branch
+    missed = _missed_days_ago(today_booked, 3)
+    missed_day = timezone.localdate(missed.starts_at, branch.zone)
+    Branch.objects.filter(pk=branch.pk).update(financial_lock_date=missed_day)
+    NoShowFeeRule.objects.create(
+        branch=branch, is_enabled=True, amount=Decimal("100000"), from_count=1
+    )
+    client = logged_in(persona(Role.RECEPTIONIST))
+    url = reverse("frontdesk:fee_charge", args=[missed.pk])
+
+    report = client.get(reverse("frontdesk:no_show_report") + f"?day={missed_day.isoformat()}")
+    charged = client.post(url)
+
+    assert f'action="{url}"' in report.content.decode()
+    assert charged.status_code == 302
+    fee = NoShowFee.objects.get()
+    assert (fee.appointment, fee.invoice.issued_on) == (
+        missed, timezone.localdate(timezone=branch.zone),
+    )  # fmt: skip
+
+
+def test_report_offers_no_button_while_today_is_closed(today_booked, persona, logged_in):
+    branch = today_booked.branch
+    missed = _missed_days_ago(today_booked, 3)
+    missed_day = timezone.localdate(missed.starts_at, branch.zone)
+    Branch.objects.filter(pk=branch.pk).update(
+        financial_lock_date=timezone.localdate(timezone=branch.zone)
+    )
+    NoShowFeeRule.objects.create(
+        branch=branch, is_enabled=True, amount=Decimal("100000"), from_count=1
+    )
+    url = reverse("frontdesk:fee_charge", args=[missed.pk])
+
+    report = logged_in(persona(Role.RECEPTIONIST)).get(
+        reverse("frontdesk:no_show_report") + f"?day={missed_day.isoformat()}"
+    )
+
+    body = report.content.decode()
+    assert report.status_code == 200
+    assert f'action="{url}"' not in body
+    assert "100.000" in body or "100,000" in body  # the fee due is still shown
+
+
+@pytest.mark.parametrize("where", ["branch B", "another organisation"])
+def test_fee_of_another_branchs_no_show_is_not_found(
+    today_booked, world, persona, logged_in, where
+):
+    branch = world.branch_b if where == "branch B" else world.rival_branch
+    missed = _missed_days_ago(today_booked, 1, branch=branch)
+    NoShowFeeRule.objects.create(
+        branch=branch, is_enabled=True, amount=Decimal("100000"), from_count=1
+    )
+    client = logged_in(persona(Role.RECEPTIONIST))
+
+    page = client.post(reverse("frontdesk:fee_charge", args=[missed.pk]))
+    api = client.post(f"/api/v1/desk/no-shows/{missed.pk}/fee")
+
+    assert (page.status_code, api.status_code) == (404, 404)
+    assert (Invoice.objects.count(), NoShowFee.objects.count()) == (0, 0)
 
 
 def test_settings_save_the_goal_and_the_rule(world, persona, logged_in):

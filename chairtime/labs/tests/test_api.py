@@ -12,7 +12,7 @@ from chairtime.labs.models import LabCase
 from chairtime.tenancy.roles import Role
 from tests.factories import PatientFactory
 
-from .helpers import appointment, local, make_case, make_lab
+from .helpers import appointment, local, make_case, make_lab, plan_item
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/labs"
@@ -98,8 +98,55 @@ def test_refuses_an_appointment_of_another_branch_naming_the_field(api, persona,
     })  # fmt: skip
 
     assert response.status_code == 422
-    assert list(response.json()["errors"]) == ["appointment"]
+    assert response.json()["errors"] == {
+        "appointment_id": [
+            f"This appointment is in another branch ({world.branch_b.name}): order the case there."
+        ]
+    }
     assert LabCase.objects.count() == 0
+
+
+def test_errors_name_the_payload_fields(api, persona, world, lab):
+    receptionist = persona(Role.RECEPTIONIST)  # branch A only: branch B's book is not theirs
+    patient = PatientFactory(home_branch=world.branch_a)
+    elsewhere = appointment(world.branch_b, patient, local(timezone.localdate(), 9))
+    other_item = plan_item(world.branch_a, PatientFactory(home_branch=world.branch_a))
+    inactive = make_lab(world.acme, "Old Lab", is_active=False)
+    today = timezone.localdate(timezone=world.branch_a.zone).isoformat()
+
+    response = api(receptionist, "post", "/cases", {
+        "patient_id": patient.pk, "lab_id": inactive.pk, "kind": "crown",
+        "appointment_id": elsewhere.pk, "plan_item_id": other_item.pk, "due_on": "2000-01-01",
+    })  # fmt: skip
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == {
+        "lab_id": ["Old Lab is no longer active: choose another lab."],
+        "due_on": [f"The due date cannot be before {today}, when the case was ordered."],
+        "appointment_id": ["No such appointment."],
+        "plan_item_id": ["This plan item is in another patient's plan."],
+    }
+    assert LabCase.objects.count() == 0
+
+
+def test_another_branchs_or_organisations_case_is_not_found(api, persona, world, lab):
+    receptionist = persona(Role.RECEPTIONIST)
+    ours_elsewhere = make_case(world.branch_b, PatientFactory(home_branch=world.branch_b), lab)
+    rival = make_case(
+        world.rival_branch, PatientFactory(home_branch=world.rival_branch),
+        make_lab(world.rival, "Rival Lab"),
+    )  # fmt: skip
+
+    got = [
+        (
+            api(receptionist, "get", f"/cases/{case.pk}").status_code,
+            api(receptionist, "post", f"/cases/{case.pk}/steps", {"step": "receive"}).status_code,
+        )
+        for case in (ours_elsewhere, rival)
+    ]
+
+    assert got == [(404, 404), (404, 404)]
+    assert set(LabCase.objects.values_list("status", flat=True)) == {"sent"}
 
 
 def test_overdue_per_lab_and_labs_list(api, persona, world, lab):

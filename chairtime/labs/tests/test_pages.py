@@ -94,6 +94,19 @@ def test_another_branchs_case_is_not_found(world, desk, lab):
     assert desk.post(reverse("labs:case_step", args=[case.pk, "receive"])).status_code == 404
 
 
+def test_another_organisations_case_is_not_found(world, desk):
+    rival_lab = make_lab(world.rival, "Rival Lab")
+    case = make_case(
+        world.rival_branch, PatientFactory(home_branch=world.rival_branch), rival_lab,
+        status="ordered",
+    )  # fmt: skip
+
+    assert desk.get(reverse("labs:case_detail", args=[case.pk])).status_code == 404
+    assert desk.post(reverse("labs:case_step", args=[case.pk, "send"])).status_code == 404
+    case.refresh_from_db()
+    assert case.status == "ordered"
+
+
 def test_order_from_an_appointment_is_prefilled(world, desk, lab, today):
     patient = PatientFactory(home_branch=world.branch_a)
     visit = appointment(

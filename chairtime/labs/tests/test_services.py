@@ -8,14 +8,17 @@ from datetime import date, timedelta
 import pytest
 
 from chairtime.audit.models import AuditEvent
+from chairtime.audit.selectors import list_branch_events
 from chairtime.core.errors import InvalidInput
 from chairtime.labs.models import LabCase
 from chairtime.labs.services import create_lab, order_case, step_case, update_lab
+from chairtime.tenancy.roles import Role
 from tests.factories import PatientFactory, UserFactory
 
 from .helpers import NOW, TODAY, appointment, local, make_case, make_lab, plan_item
 
 pytestmark = pytest.mark.django_db
+_ANY_USER = object()  # `order`'s default actor: a new user with no membership
 
 
 @pytest.fixture
@@ -25,11 +28,12 @@ def setup(world):
     return patient, lab
 
 
-def order(world, patient, lab, **fields):
+def order(world, patient, lab, *, actor=_ANY_USER, **fields):
     values = {"lab_id": lab.pk, "kind": "crown", "teeth": [16], **fields}
     return order_case(
-        actor=UserFactory(), branch=world.branch_a, patient=patient, now=NOW, **values
-    )
+        actor=UserFactory() if actor is _ANY_USER else actor, branch=world.branch_a,
+        patient=patient, now=NOW, **values,
+    )  # fmt: skip
 
 
 def refused(call) -> dict[str, list[str]]:
@@ -59,17 +63,31 @@ def test_order_is_due_after_the_lab_turnaround_for_its_kind(world, setup):
     assert (event.branch_id, event.patient_id) == (world.branch_a.pk, patient.pk)
 
 
-def test_refuses_an_appointment_in_another_branch(world, setup):
+def test_names_the_other_branch_of_an_appointment_to_who_sees_its_book(world, setup, persona):
     patient, lab = setup
     elsewhere = appointment(world.branch_b, patient, local(TODAY, 9))
+    owner = persona(Role.OWNER)  # organisation-wide: sees branch B's book
 
-    errors = refused(lambda: order(world, patient, lab, appointment_id=elsewhere.pk))
+    errors = refused(lambda: order(world, patient, lab, appointment_id=elsewhere.pk, actor=owner))
 
     assert errors == {
         "appointment": [
             f"This appointment is in another branch ({world.branch_b.name}): order the case there."
         ]
     }
+
+
+@pytest.mark.parametrize("who", ["receptionist of branch A only", "nobody"])
+def test_another_branchs_appointment_is_missing_to_who_cannot_see_that_branch(
+    world, setup, persona, who
+):
+    patient, lab = setup
+    elsewhere = appointment(world.branch_b, patient, local(TODAY, 9))
+    actor = persona(Role.RECEPTIONIST) if who.startswith("receptionist") else None
+
+    errors = refused(lambda: order(world, patient, lab, appointment_id=elsewhere.pk, actor=actor))
+
+    assert errors == {"appointment": ["No such appointment."]}
 
 
 def test_refuses_another_patients_appointment(world, setup):
@@ -261,17 +279,17 @@ def test_unknown_step_and_long_note_are_refused(world, setup):
 # --- labs -------------------------------------------------------------------------------------
 def test_lab_settings_are_checked_and_changes_audited(world):
     lab = create_lab(
-        actor=None, organization=world.acme,
+        actor=None, branch=world.branch_a,
         values={"name": " Dent Lab ", "default_turnaround_days": "5", "turnaround_days": {"aligner": 14}},
     )  # fmt: skip
 
     with pytest.raises(InvalidInput) as caught:
         create_lab(
-            actor=None, organization=world.acme,
+            actor=None, branch=world.branch_a,
             values={"name": "dent lab", "email": "nope", "default_turnaround_days": 0,
                     "turnaround_days": {"crown": 500}},
         )  # fmt: skip
-    updated = update_lab(actor=None, lab=lab, values={"is_active": False})
+    updated = update_lab(actor=None, branch=world.branch_a, lab=lab, values={"is_active": False})
 
     assert (lab.name, lab.turnaround_for("aligner"), lab.turnaround_for("crown")) == (
         "Dent Lab",
@@ -287,3 +305,33 @@ def test_lab_settings_are_checked_and_changes_audited(world):
     assert updated.is_active is False
     event = AuditEvent.objects.get(object_id=str(lab.pk), action="update")
     assert event.changes == {"is_active": [True, False]}
+
+
+def test_every_lab_event_names_the_organisation_and_is_in_the_branch_log(world, setup, persona):
+    patient, _lab = setup
+    owner = persona(Role.OWNER)
+    made = create_lab(actor=owner, branch=world.branch_a, values={"name": "Dent Lab"})
+    update_lab(actor=owner, branch=world.branch_a, lab=made, values={"phone": "+84 1"})
+    case = order(world, patient, made, actor=owner)
+    step_case(actor=owner, case=case, step="send", now=NOW)
+
+    events = list_branch_events(branch=world.branch_a).order_by("pk")
+
+    assert [(e.object_type, e.action, e.organization_id) for e in events] == [
+        ("labs.lab", "create", world.acme.pk),
+        ("labs.lab", "update", world.acme.pk),
+        ("labs.labcase", "create", world.acme.pk),
+        ("labs.labcase", "update", world.acme.pk),
+    ]
+    assert list_branch_events(branch=world.branch_b).count() == 0
+
+
+def test_a_lab_of_another_organisation_is_not_updated(world):
+    rival_lab = make_lab(world.rival, "Rival Lab")
+
+    with pytest.raises(InvalidInput) as caught:
+        update_lab(actor=None, branch=world.branch_a, lab=rival_lab, values={"phone": "1"})
+
+    assert caught.value.errors == {"lab": ["Choose one of the organisation's labs."]}
+    rival_lab.refresh_from_db()
+    assert rival_lab.phone == ""

@@ -18,7 +18,7 @@ from chairtime.waitlist.choices import EntryStatus, InviteState, OfferStatus
 from chairtime.waitlist.models import OfferInvite
 from chairtime.waitlist.services import claim_slot, open_claim
 from chairtime.waitlist.tests.helpers import NOW, SLOT, make_clinic
-from tests.factories import AppointmentFactory, make_doctor
+from tests.factories import AppointmentFactory, ProcedureFactory, make_doctor
 
 
 def token_of(invite: OfferInvite) -> str:
@@ -169,3 +169,144 @@ def test_many_invitees_claiming_at_once_give_exactly_one_appointment(world, pers
         CLAIMERS - 1
     )
     assert [open_claim(t, now=NOW).state for t in tokens].count("yours") == 1
+
+
+# --- one entry invited to several offers --------------------------------------------------
+LATER = SLOT + timedelta(hours=2)
+
+
+def offered_twice(world, persona):
+    """One waiting patient invited to two freed slots (10:00 and 12:00 on the same chair),
+    and a second patient who waited less: (clinic, entry, [token at 10:00, token at 12:00],
+    [offer at 10:00, offer at 12:00], the second patient's entry)."""
+    from chairtime.waitlist.services import refill_slot
+
+    clinic = make_clinic(world.branch_a)
+    clerk = persona(Role.RECEPTIONIST)
+    entry = clinic.wait(clinic.patient(), actor=clerk, days_ago=5)
+    second = AppointmentFactory(branch=world.branch_a, chair=clinic.chair, doctor=clinic.doctor,
+                                procedure=clinic.filling, starts_at=LATER)  # fmt: skip
+    Appointment.objects.filter(pk__in=[clinic.booked.pk, second.pk]).update(status="cancelled")
+    tokens, offers = [], []
+    for source, start in ((clinic.booked, SLOT), (second, LATER)):
+        refill = refill_slot(actor=None, appointment_id=source.pk, reason="cancelled",
+                             chair_id=clinic.chair.pk, doctor_id=clinic.doctor.pk,
+                             starts_at=start, ends_at=start + timedelta(minutes=30), now=NOW,
+                             size=1)  # fmt: skip
+        tokens.append(token_of(refill.invited[0]))
+        offers.append(refill.offer)
+    later_entry = clinic.wait(clinic.patient(), actor=clerk, days_ago=1)
+    return clinic, entry, tokens, offers, later_entry
+
+
+@pytest.mark.django_db
+def test_an_entry_booked_through_one_offer_is_closed_in_the_others_which_ask_someone_else(
+    world, persona
+):
+    from chairtime.waitlist.services import refill_slot
+
+    clinic, entry, tokens, offers, later_entry = offered_twice(world, persona)
+
+    first = claim_slot(token=tokens[0], now=NOW)
+    refill = refill_slot(actor=None, appointment_id=offers[1].source_appointment_id,
+                         reason="cancelled", chair_id=clinic.chair.pk, doctor_id=clinic.doctor.pk,
+                         starts_at=LATER, ends_at=LATER + timedelta(minutes=30), now=NOW,
+                         size=1)  # fmt: skip
+    second = claim_slot(token=tokens[1], now=NOW)
+
+    assert (first.state, second.state, refill.outcome) == ("yours", "closed", "invited")
+    booked = Appointment.objects.exclude(status="cancelled").get()
+    assert (booked.patient_id, booked.starts_at) == (entry.patient_id, SLOT)
+    assert dict(OfferInvite.objects.values_list("offer_id", "entry_id").filter(
+        state=InviteState.INVITED)) == {offers[1].pk: later_entry.pk}  # fmt: skip
+    assert OfferInvite.objects.get(offer=offers[1], entry=entry).state == InviteState.CLOSED
+    offers[1].refresh_from_db()
+    assert offers[1].status == OfferStatus.OPEN
+    assert open_claim(tokens[1], now=NOW).state == "closed"
+
+
+@pytest.mark.django_db
+def test_a_claim_after_the_entry_was_removed_books_nothing_and_frees_the_place(world, persona):
+    from chairtime.waitlist.services import remove_entry
+
+    _clinic, entry, tokens, offers, _later = offered_twice(world, persona)
+    remove_entry(actor=persona(Role.RECEPTIONIST), entry=entry, now=NOW)
+
+    claim = claim_slot(token=tokens[0], now=NOW)
+
+    assert claim.state == "closed"
+    assert Appointment.objects.exclude(status="cancelled").count() == 0
+    assert OfferInvite.objects.get(offer=offers[0]).state == InviteState.CLOSED
+
+
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_one_entry_claiming_two_offers_at_once_is_booked_once(world, persona):
+    _clinic, entry, tokens, _offers, _later = offered_twice(world, persona)
+    barrier = threading.Barrier(2)
+    lock = threading.Lock()
+    results: list[str] = []
+    failures: list[Exception] = []
+
+    def claimer(token: str) -> None:
+        try:
+            barrier.wait(timeout=30)
+            state = claim_slot(token=token, now=NOW).state
+            with lock:
+                results.append(state)
+        except Exception as failure:  # anything else is a failure the test reports
+            with lock:
+                failures.append(failure)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claimer, args=(token,)) for token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not any(thread.is_alive() for thread in threads)
+    assert failures == []
+    assert sorted(results) == ["closed", "yours"]
+    booked = Appointment.objects.exclude(status="cancelled").get()
+    entry.refresh_from_db()
+    assert (entry.status, entry.appointment_id) == (EntryStatus.BOOKED, booked.pk)
+    assert sorted(OfferInvite.objects.filter(entry=entry).values_list("state", flat=True)) == [
+        InviteState.CLAIMED, InviteState.CLOSED,
+    ]  # fmt: skip
+
+
+# --- a failed claim closes only what is really gone ----------------------------------------
+@pytest.mark.django_db
+def test_a_claim_whose_procedure_no_longer_fits_leaves_the_offer_open_for_a_shorter_one(
+    world, persona
+):
+    from chairtime.waitlist.services import refill_slot
+
+    clinic = make_clinic(world.branch_a)
+    clerk = persona(Role.RECEPTIONIST)
+    check_up = ProcedureFactory(organization=world.acme, code="CHK", name="Check-up",
+                                category="hygiene", default_duration_minutes=15)  # fmt: skip
+    filling_entry = clinic.wait(clinic.patient(), actor=clerk, days_ago=3)
+    check_up_entry = clinic.wait(clinic.patient(), actor=clerk, days_ago=2, procedure=check_up)
+    Appointment.objects.filter(pk=clinic.booked.pk).update(status="cancelled")
+    refill = refill_slot(actor=None, appointment_id=clinic.booked.pk, reason="cancelled",
+                         chair_id=clinic.chair.pk, doctor_id=clinic.doctor.pk, starts_at=SLOT,
+                         ends_at=SLOT + timedelta(minutes=30), now=NOW)  # fmt: skip
+    tokens = {i.entry_id: token_of(i) for i in refill.invited}
+    # Booked by hand meanwhile from 10:25: the start is free, a filling no longer fits.
+    AppointmentFactory(branch=world.branch_a, chair=clinic.chair,
+                       doctor=make_doctor(world.branch_a), starts_at=SLOT + timedelta(minutes=25))  # fmt: skip
+
+    filling = claim_slot(token=tokens[filling_entry.pk], now=NOW)
+    check = claim_slot(token=tokens[check_up_entry.pk], now=NOW)
+
+    assert (filling.state, check.state) == ("unavailable", "yours")
+    refill.offer.refresh_from_db()
+    assert refill.offer.status == OfferStatus.FILLED
+    booked = Appointment.objects.exclude(status="cancelled").get(patient=check_up_entry.patient)
+    assert (booked.starts_at, booked.procedure_id) == (SLOT, check_up.pk)
+    assert dict(OfferInvite.objects.values_list("entry_id", "state")) == {
+        filling_entry.pk: InviteState.UNAVAILABLE, check_up_entry.pk: InviteState.CLAIMED,
+    }  # fmt: skip

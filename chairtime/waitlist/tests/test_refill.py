@@ -8,6 +8,8 @@ import logging
 from datetime import date, timedelta
 
 import pytest
+from django_q.models import OrmQ
+from django_q.signing import SignedPackage
 
 from chairtime.messaging.models import Message
 from chairtime.patients.models import Consent
@@ -18,6 +20,7 @@ from chairtime.waitlist import receivers
 from chairtime.waitlist.choices import InviteState, OfferStatus, Tier
 from chairtime.waitlist.models import OfferInvite, SlotOffer
 from chairtime.waitlist.services import refill_appointment, refill_slot
+from chairtime.waitlist.tasks import refill_slot_task
 from chairtime.waitlist.tests.helpers import LOW, NOW, POTENTIAL, SLOT, VIP, make_clinic
 from tests.factories import AppointmentFactory, ProcedureFactory, make_doctor
 
@@ -218,7 +221,7 @@ def test_a_failing_refill_is_logged_and_never_undoes_the_cancellation(
     def broken(**kwargs):
         raise RuntimeError("refill is down")
 
-    monkeypatch.setattr(receivers, "refill_slot", broken)
+    monkeypatch.setattr(receivers, "refill_slot_task", broken)
     with caplog.at_level(logging.ERROR, logger="chairtime.waitlist"):
         cancel(clinic, clerk, django_capture_on_commit_callbacks)
 
@@ -240,3 +243,25 @@ def test_refill_slot_can_be_run_directly_with_a_size(clinic, clerk):
                          ends_at=SLOT + timedelta(minutes=30), now=NOW, size=4)  # fmt: skip
 
     assert len(refill.invited) == 4
+
+
+def test_outside_the_tests_a_release_queues_the_refill_as_a_task_that_can_run_again(
+    clinic, clerk, settings, django_capture_on_commit_callbacks
+):
+    settings.WAITLIST_REFILL_INLINE = False
+    clinic.wait(clinic.patient(), actor=clerk)
+
+    cancel(clinic, clerk, django_capture_on_commit_callbacks)
+
+    assert SlotOffer.objects.count() == 0  # nothing ran in the request
+    queued = [SignedPackage.loads(row.payload) for row in OrmQ.objects.all()]
+    assert [(task["func"], task["args"]) for task in queued] == [
+        ("chairtime.waitlist.tasks.refill_slot_task", ())
+    ]
+    details = queued[0]["kwargs"]
+    assert details == {"appointment_id": clinic.booked.pk, "reason": "cancelled",
+                       "chair_id": clinic.chair.pk, "doctor_id": clinic.doctor.pk,
+                       "starts_at": SLOT, "ends_at": SLOT + timedelta(minutes=30)}  # fmt: skip
+    # Run twice (a retry after a crash): one offer, one invite.
+    assert [refill_slot_task(**details), refill_slot_task(**details)] == ["invited", "nobody"]
+    assert (SlotOffer.objects.count(), OfferInvite.objects.count()) == (1, 1)
