@@ -268,16 +268,16 @@ def simulate(config: SimulationConfig, *, progress: bool = False) -> SimulationR
     finished = time.perf_counter()
     staff_count = sum(len(s.doctors) + len(s.others) for s in staff.values())
     money_seconds = clinic.seconds if clinic else 0.0
+    after_money = (crm.seconds + care.seconds + messaging.seconds + waitlist.seconds
+                   + labs.seconds + front_desk.seconds)  # fmt: skip
     return SimulationResult(
         organization, branches, made, finished - started, staff_count, appointments,
-        finished - booking_started - money_seconds - crm.seconds,
+        finished - booking_started - money_seconds - after_money,
         plans=clinic.plans if clinic else 0, performed=clinic.performed if clinic else 0,
         invoices=clinic.invoices if clinic else 0, payments=clinic.payments if clinic else 0,
         money_seconds=money_seconds, complaints=crm.complaints, surveys=crm.surveys,
         answered_surveys=crm.answered, segments=crm.segments, profiles=crm.profiles,
-        crm_seconds=crm.seconds + care.seconds + messaging.seconds + waitlist.seconds
-        + labs.seconds + front_desk.seconds,
-        care=care, messaging=messaging, waitlist=waitlist, labs=labs, front_desk=front_desk,
+        crm_seconds=after_money, care=care, messaging=messaging, waitlist=waitlist, labs=labs, front_desk=front_desk,
     )  # fmt: skip
 
 
